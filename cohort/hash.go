@@ -1,0 +1,159 @@
+package cohort
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+)
+
+// Hashes are what the store knows about a file's bytes: its size, the
+// sha256 of the whole (the digest inside its CID), and the sha256 of each
+// chunk.
+type Hashes struct {
+	Size      int64
+	Sum       Digest
+	ChunkSize int64
+	Chunks    []Digest
+}
+
+// bufSize is the unit of the import pipeline. It divides [ChunkSize], so a
+// buffer never straddles two chunks.
+const bufSize = 1 << 20
+
+const pipelineBuffers = 8
+
+// pipeline copies r to w (w may be nil) while hashing the whole stream and
+// every chunk, on separate goroutines so the copy, the file hash and the
+// chunk hashes overlap: on two cores content addressing costs about as much
+// as the slowest of the three.
+func pipeline(ctx context.Context, r io.Reader, w io.Writer) (Hashes, error) {
+	type buf struct {
+		b    []byte
+		n    int
+		refs sync.WaitGroup
+	}
+	free := make(chan *buf, pipelineBuffers)
+	for range pipelineBuffers {
+		free <- &buf{b: make([]byte, bufSize)}
+	}
+	stages := []chan *buf{make(chan *buf, pipelineBuffers), make(chan *buf, pipelineBuffers)}
+	if w != nil {
+		stages = append(stages, make(chan *buf, pipelineBuffers))
+	}
+
+	var (
+		whole    = sha256.New()
+		chunks   []Digest
+		writeErr error
+		wg       sync.WaitGroup
+		release  = func(b *buf) { b.refs.Done() }
+	)
+	// Stage 0: the whole-file hash.
+	wg.Go(func() {
+		for b := range stages[0] {
+			whole.Write(b.b[:b.n])
+			release(b)
+		}
+	})
+	// Stage 1: chunk hashes.
+	wg.Go(func() {
+		var h hash.Hash = sha256.New()
+		var inChunk int64
+		for b := range stages[1] {
+			p := b.b[:b.n]
+			for len(p) > 0 {
+				k := min(int64(len(p)), ChunkSize-inChunk)
+				h.Write(p[:k])
+				p = p[k:]
+				inChunk += k
+				if inChunk == ChunkSize {
+					chunks = append(chunks, Digest(h.Sum(nil)))
+					h.Reset()
+					inChunk = 0
+				}
+			}
+			release(b)
+		}
+		if inChunk > 0 {
+			chunks = append(chunks, Digest(h.Sum(nil)))
+		}
+	})
+	// Stage 2: the copy.
+	if w != nil {
+		wg.Go(func() {
+			for b := range stages[2] {
+				if writeErr == nil {
+					_, writeErr = w.Write(b.b[:b.n])
+				}
+				release(b)
+			}
+		})
+	}
+
+	// A recycler returns buffers to the free list once every stage is done
+	// with them, in order.
+	inflight := make(chan *buf, pipelineBuffers)
+	var rwg sync.WaitGroup
+	rwg.Go(func() {
+		for b := range inflight {
+			b.refs.Wait()
+			free <- b
+		}
+	})
+
+	var size int64
+	var readErr error
+	for {
+		var b *buf
+		select {
+		case b = <-free:
+		case <-ctx.Done():
+			readErr = ctx.Err()
+		}
+		if readErr != nil {
+			break
+		}
+		n, err := io.ReadFull(r, b.b)
+		if n > 0 {
+			b.n = n
+			size += int64(n)
+			b.refs.Add(len(stages))
+			for _, s := range stages {
+				s <- b
+			}
+			inflight <- b
+		} else {
+			free <- b
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			readErr = fmt.Errorf("read: %w", err)
+			break
+		}
+	}
+	for _, s := range stages {
+		close(s)
+	}
+	wg.Wait()
+	close(inflight)
+	rwg.Wait()
+	if readErr != nil {
+		return Hashes{}, readErr
+	}
+	if writeErr != nil {
+		return Hashes{}, fmt.Errorf("write: %w", writeErr)
+	}
+	return Hashes{Size: size, Sum: Digest(whole.Sum(nil)), ChunkSize: ChunkSize, Chunks: chunks}, nil
+}
+
+// HashReader reads r to the end and returns its size, sha256 and chunk
+// digests. Its CID is FileCID(h.Sum).
+func HashReader(ctx context.Context, r io.Reader) (Hashes, error) {
+	return pipeline(ctx, r, nil)
+}

@@ -1,0 +1,134 @@
+package cohort
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+)
+
+func chunkOf(data []byte, i int) []byte {
+	return data[i*ChunkSize : min((i+1)*ChunkSize, len(data))]
+}
+
+func TestReceiveVerifiesResumesAndCommits(t *testing.T) {
+	data := randomBytes(3*ChunkSize+999, 5)
+	src := newStore(t)
+	c, _, err := src.Import(t.Context(), bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := src.Chunks(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	dst := newStore(t)
+	r, err := dst.Receive(t.Context(), c, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Missing(); !slices.Equal(got, []int{0, 1, 2, 3}) {
+		t.Fatalf("Missing = %v at start", got)
+	}
+	// A chunk with a flipped byte is refused and not written.
+	bad := bytes.Clone(chunkOf(data, 2))
+	bad[0] ^= 1
+	if err := r.WriteChunk(2, bad); !errors.Is(err, ErrChunkMismatch) {
+		t.Fatalf("WriteChunk(bad) = %v, want ErrChunkMismatch", err)
+	}
+	// Chunk 1 given at index 3 (a short chunk) is refused too.
+	if err := r.WriteChunk(3, chunkOf(data, 1)); !errors.Is(err, ErrChunkMismatch) {
+		t.Fatalf("WriteChunk(wrong index) = %v, want ErrChunkMismatch", err)
+	}
+	// Out of order: the last chunk and chunk 1 arrive; then the process "stops".
+	for _, i := range []int{3, 1} {
+		if err := r.WriteChunk(i, chunkOf(data, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Commit(t.Context()); err == nil {
+		t.Fatal("Commit with chunks missing succeeded")
+	}
+	if dst.Has(c) {
+		t.Fatal("file in the store before it is complete")
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Resume: only chunks 0 and 2 are needed, taken from two "providers" at once.
+	r, err = dst.Receive(t.Context(), c, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := r.Missing(); !slices.Equal(got, []int{0, 2}) {
+		t.Fatalf("Missing after resume = %v, want [0 2]", got)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for k, i := range []int{0, 2} {
+		wg.Go(func() { errs[k] = r.WriteChunk(i, chunkOf(data, i)) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Complete() {
+		t.Fatal("not complete after every chunk")
+	}
+	if err := r.Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(dst.Path(c))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("received file differs (err %v)", err)
+	}
+	if err := dst.Verify(t.Context(), c); err != nil {
+		t.Errorf("verify received file: %v", err)
+	}
+	if ents, _ := os.ReadDir(dst.dir + "/partial"); len(ents) != 0 {
+		t.Errorf("partial/ keeps %d files after commit", len(ents))
+	}
+
+	// Receiving a file the store holds is complete at once.
+	r2, err := dst.Receive(t.Context(), c, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r2.Missing()) != 0 || r2.Commit(t.Context()) != nil {
+		t.Error("receiving a held file is not a no-op")
+	}
+}
+
+func TestReceiveRejectsInconsistentDigests(t *testing.T) {
+	s := newStore(t)
+	c, _, err := s.Import(t.Context(), bytes.NewReader(randomBytes(100, 6)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := s.Chunks(c)
+	h.Chunks = append(h.Chunks, Digest{})
+	if _, err := newStore(t).Receive(t.Context(), c, h); err == nil {
+		t.Error("Receive accepted two digests for a one-chunk file")
+	}
+}
+
+func TestReceiveBusy(t *testing.T) {
+	data := randomBytes(10, 7)
+	s := newStore(t)
+	c, _, _ := s.Import(t.Context(), bytes.NewReader(data))
+	h, _ := s.Chunks(c)
+	dst := newStore(t)
+	r, err := dst.Receive(t.Context(), c, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := dst.Receive(t.Context(), c, h); !errors.Is(err, ErrBusy) {
+		t.Errorf("second Receive = %v, want ErrBusy", err)
+	}
+}

@@ -1,0 +1,196 @@
+package cohort
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base32"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ipfs/go-cid"
+)
+
+// randomBytes returns n reproducible pseudo-random bytes.
+func randomBytes(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func newStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// wantCID builds a file CID by hand from crypto/sha256, as the CID and
+// multihash specifications define it: multibase 'b' (base32 lower, no
+// padding) over varint(1) varint(0x55 raw) varint(0x12 sha2-256) varint(32)
+// digest.
+func wantCID(data []byte) string {
+	sum := sha256.Sum256(data)
+	raw := append([]byte{0x01, 0x55, 0x12, 0x20}, sum[:]...)
+	return "b" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw))
+}
+
+func TestImportCID(t *testing.T) {
+	s := newStore(t)
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"empty", nil},
+		{"small", []byte("person_id,gender\n1,F\n")},
+		{"one chunk exactly", randomBytes(ChunkSize, 1)},
+		{"two and a bit chunks", randomBytes(2*ChunkSize+12345, 2)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, n, err := s.Import(t.Context(), bytes.NewReader(tc.data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := c.String(), wantCID(tc.data); got != want {
+				t.Errorf("cid = %s, want %s", got, want)
+			}
+			if n != int64(len(tc.data)) {
+				t.Errorf("size = %d, want %d", n, len(tc.data))
+			}
+			got, err := os.ReadFile(s.Path(c))
+			if err != nil || !bytes.Equal(got, tc.data) {
+				t.Fatalf("stored file differs (err %v)", err)
+			}
+			h, err := s.Chunks(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []Digest
+			for off := 0; off < len(tc.data); off += ChunkSize {
+				want = append(want, sha256.Sum256(tc.data[off:min(off+ChunkSize, len(tc.data))]))
+			}
+			if !slices.Equal(h.Chunks, want) || h.Size != int64(len(tc.data)) || h.ChunkSize != ChunkSize {
+				t.Errorf("chunk list: %d digests for %d bytes, want %d", len(h.Chunks), h.Size, len(want))
+			}
+			if err := s.Verify(t.Context(), c); err != nil {
+				t.Errorf("verify a good file: %v", err)
+			}
+			// Importing the same bytes again changes nothing.
+			c2, _, err := s.Import(t.Context(), bytes.NewReader(tc.data))
+			if err != nil || c2 != c {
+				t.Errorf("re-import: %v, %v", c2, err)
+			}
+		})
+	}
+	var listed []string
+	for c, err := range s.List() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		listed = append(listed, c.String())
+	}
+	if len(listed) != 4 {
+		t.Errorf("List gave %d files, want 4", len(listed))
+	}
+	if ents, _ := os.ReadDir(s.dir + "/tmp"); len(ents) != 0 {
+		t.Errorf("tmp/ keeps %d files after imports", len(ents))
+	}
+}
+
+func TestStoreDeleteAndMissing(t *testing.T) {
+	s := newStore(t)
+	c, _, err := s.Import(t.Context(), strings.NewReader("some bytes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Has(c) {
+		t.Fatal("Has = false after import")
+	}
+	if err := s.Delete(c); err != nil {
+		t.Fatal(err)
+	}
+	if s.Has(c) {
+		t.Error("Has = true after delete")
+	}
+	if _, err := s.Open(c); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Open after delete: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Stat(c); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Stat after delete: %v, want ErrNotFound", err)
+	}
+	if err := s.Verify(t.Context(), c); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Verify after delete: %v, want ErrNotFound", err)
+	}
+}
+
+// damage rewrites a stored (read-only) file.
+func damage(t *testing.T, path string, f func([]byte) []byte) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, f(b), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStoreVerifyDetects(t *testing.T) {
+	data := randomBytes(2*ChunkSize+100, 3)
+	other := randomBytes(len(data), 4)
+	for _, tc := range []struct {
+		name      string
+		damage    func(s *Store, c cid.Cid)
+		check     string
+		chunk     int
+		wantFound bool
+	}{
+		{"flipped byte in chunk 1", func(s *Store, c cid.Cid) {
+			damage(t, s.Path(c), func(b []byte) []byte { b[ChunkSize+7] ^= 1; return b })
+		}, "cid", 1, true},
+		{"truncated", func(s *Store, c cid.Cid) {
+			damage(t, s.Path(c), func(b []byte) []byte { return b[:len(b)-1] })
+		}, "size", 2, true},
+		{"swapped for other bytes of the same size", func(s *Store, c cid.Cid) {
+			damage(t, s.Path(c), func([]byte) []byte { return other })
+		}, "cid", 0, true},
+		{"chunk digest changed", func(s *Store, c cid.Cid) {
+			damage(t, s.chunksPath(c), func(b []byte) []byte { b[len(b)-1] ^= 0x80; return b })
+		}, "chunk list", 2, true},
+		{"missing", func(s *Store, c cid.Cid) { os.Remove(s.Path(c)) }, "", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			c, _, err := s.Import(t.Context(), bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.damage(s, c)
+			err = s.Verify(t.Context(), c)
+			if !tc.wantFound {
+				if !errors.Is(err, ErrNotFound) {
+					t.Fatalf("Verify = %v, want ErrNotFound", err)
+				}
+				return
+			}
+			var ce *CorruptError
+			if !errors.As(err, &ce) {
+				t.Fatalf("Verify = %v, want a CorruptError", err)
+			}
+			if ce.Check != tc.check || ce.Chunk != tc.chunk || ce.CID != c {
+				t.Errorf("Verify = %v, want check %q chunk %d", err, tc.check, tc.chunk)
+			}
+		})
+	}
+}
