@@ -35,25 +35,25 @@ import (
 
 // Config is one version of a consortium configuration.
 type Config struct {
-	Name    string `yaml:"name"`    // display name of the consortium
-	Version uint64 `yaml:"version"` // counts up with every signed change
+	Name    string `yaml:"name" json:"name"`       // display name of the consortium
+	Version uint64 `yaml:"version" json:"version"` // counts up with every signed change
 	// Key is the consortium's public key in peer-id form (an Ed25519 key
 	// embedded in a libp2p peer id); it signs every version.
-	Key       peer.ID   `yaml:"key"`
-	Members   []Member  `yaml:"members,omitempty"`
-	Ledger    *Ledger   `yaml:"ledger,omitempty"`
-	Witnesses []Witness `yaml:"witnesses,omitempty"`
+	Key       peer.ID   `yaml:"key" json:"key"`
+	Members   []Member  `yaml:"members,omitempty" json:"members,omitempty"`
+	Ledger    *Ledger   `yaml:"ledger,omitempty" json:"ledger,omitempty"`
+	Witnesses []Witness `yaml:"witnesses,omitempty" json:"witnesses,omitempty"`
 	// Quorum is how many witnesses must cosign a checkpoint before it counts.
-	Quorum    int      `yaml:"quorum"`
-	Bootstrap []string `yaml:"bootstrap,omitempty"` // libp2p multiaddrs with /p2p/ ids
+	Quorum    int      `yaml:"quorum" json:"quorum"`
+	Bootstrap []string `yaml:"bootstrap,omitempty" json:"bootstrap,omitempty"` // libp2p multiaddrs with /p2p/ ids
 }
 
 // Member is an institution or person in the consortium.
 type Member struct {
-	Peer      peer.ID  `yaml:"peer"`
-	Name      string   `yaml:"name"`       // display name, "Hospital A"
-	ShortName string   `yaml:"short_name"` // dataset prefix, "hospital-a"
-	Roles     []string `yaml:"roles"`      // some of datadir.Roles
+	Peer      peer.ID  `yaml:"peer" json:"peer"`
+	Name      string   `yaml:"name" json:"name"`             // display name, "Hospital A"
+	ShortName string   `yaml:"short_name" json:"short_name"` // dataset prefix, "hospital-a"
+	Roles     []string `yaml:"roles" json:"roles"`           // some of datadir.Roles
 }
 
 // HasRole reports whether the member holds role.
@@ -61,23 +61,23 @@ func (m Member) HasRole(role string) bool { return slices.Contains(m.Roles, role
 
 // Ledger is the ledger operator.
 type Ledger struct {
-	Peer   peer.ID `yaml:"peer"`
-	Origin string  `yaml:"origin"` // checkpoint origin line, and the key name
+	Peer   peer.ID `yaml:"peer" json:"peer"`
+	Origin string  `yaml:"origin" json:"origin"` // checkpoint origin line, and the key name
 	// Key is the operator's checkpoint verifier key in signed-note format,
 	// derived from its identity key ([NoteVerifierKey]).
-	Key   string   `yaml:"key"`
-	HTTP  string   `yaml:"http"`            // base URL of the tlog-tiles paths and submission
-	Addrs []string `yaml:"addrs,omitempty"` // libp2p multiaddrs
+	Key   string   `yaml:"key" json:"key"`
+	HTTP  string   `yaml:"http" json:"http"`                       // base URL of the tlog-tiles paths and submission
+	Addrs []string `yaml:"addrs,omitempty" json:"addrs,omitempty"` // libp2p multiaddrs
 }
 
 // Witness cosigns the ledger's checkpoints.
 type Witness struct {
-	Peer peer.ID `yaml:"peer"`
-	Name string  `yaml:"name"` // key name
+	Peer peer.ID `yaml:"peer" json:"peer"`
+	Name string  `yaml:"name" json:"name"` // key name
 	// Key is the cosignature/v1 verifier key, derived from the witness's
 	// identity key ([CosignatureVerifierKey]).
-	Key  string `yaml:"key"`
-	HTTP string `yaml:"http"` // base URL; the add-checkpoint path is below it
+	Key  string `yaml:"key" json:"key"`
+	HTTP string `yaml:"http" json:"http"` // base URL; the add-checkpoint path is below it
 }
 
 // IsMember reports whether id is a member.
@@ -371,7 +371,7 @@ type Signed struct {
 }
 
 type trailer struct {
-	Signature string `yaml:"signature"`
+	Signature string `yaml:"signature" json:"signature"`
 }
 
 // ErrBadSignature is returned for a configuration whose signature does not
