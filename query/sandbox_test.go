@@ -21,7 +21,7 @@ func TestEscapeAttempts(t *testing.T) {
 	root := t.TempDir()
 	ds, _ := threeSites(t, root, 20)
 	dir := filepath.Dir(ds[0].Tables["person"][0])
-	inside := filepath.Join(dir, "canary.csv")  // same directory as allowed files
+	inside := filepath.Join(dir, "canary.csv")   // same directory as allowed files
 	outside := filepath.Join(root, "canary.csv") // above the store
 	for _, p := range []string{inside, outside} {
 		if err := os.WriteFile(p, []byte("secret\n"+canary+"\n"), 0o644); err != nil {
