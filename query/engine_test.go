@@ -267,3 +267,63 @@ func TestRefusedIsRefused(t *testing.T) {
 		t.Errorf("syntax error: got %v", err)
 	}
 }
+
+func TestWriteFile(t *testing.T) {
+	e, ds, fx := openThree(t, 30)
+	path := filepath.Join(t.TempDir(), "r.csv")
+	rows, err := e.Query(t.Context(), "SELECT * FROM cohorts.person", Options{Checkpoint: "cp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WriteFile(path, rows, FormatCSV, WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || strings.Count(string(b), "\n") != len(fx[0].persons)+1 {
+		t.Fatalf("result file: %v, %d lines", err, strings.Count(string(b), "\n"))
+	}
+	pb, err := os.ReadFile(path + ".provenance.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prov Provenance
+	if err := json.Unmarshal(pb, &prov); err != nil || prov.Checkpoint != "cp" || prov.Manifests()[0] != ds[0].Manifest || prov.Rows != int64(len(fx[0].persons)) {
+		t.Errorf("sidecar: %v %+v", err, prov)
+	}
+	// A failing query leaves no file behind.
+	bad := filepath.Join(t.TempDir(), "bad.csv")
+	rows, err = e.Query(t.Context(), "SELECT CAST(person_id AS INTEGER) FROM cohorts.person", Options{})
+	if err == nil {
+		if _, err = WriteFile(bad, rows, FormatCSV, WriteOptions{}); err == nil {
+			t.Fatal("cast of pseudonyms to integers succeeded")
+		}
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(bad)); len(ents) != 0 {
+		t.Errorf("left behind: %v", ents)
+	}
+}
+
+func FuzzReadDatasets(f *testing.F) {
+	f.Add(`[{"name":"h/a","institution":"h","manifest":"bafy","mode":"expert","tables":{"person":["/s/p.parquet"]}}]`)
+	f.Add(`[{"name":"h/a","manifest":"m","mode":"safe-harbor","intervals":true,"own":true,"tables":{"note":["/n"]}}]`)
+	f.Add(`[{"name":"","tables":{}}]`)
+	f.Add(`{}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		ds, err := ReadDatasets(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		for _, d := range ds {
+			if d.validate() != nil || d.Schema() == "" {
+				t.Fatalf("accepted invalid %+v", d)
+			}
+			for _, fs := range d.Tables {
+				for _, f := range fs {
+					if !filepath.IsAbs(f) {
+						t.Fatalf("relative path accepted: %q", f)
+					}
+				}
+			}
+		}
+	})
+}
