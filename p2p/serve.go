@@ -1,0 +1,318 @@
+package p2p
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// ChunkSource is what a node serves chunks from: files by CID.
+type ChunkSource interface {
+	// Size returns the size of file, or an error wrapping [ErrNotFound].
+	Size(ctx context.Context, file cid.Cid) (int64, error)
+	// ReadAt reads len(p) bytes of file from offset off, like io.ReaderAt.
+	ReadAt(ctx context.Context, file cid.Cid, p []byte, off int64) (int, error)
+}
+
+// ErrNotFound is returned by a [ChunkSource] for a file it does not hold; the
+// requester is told so and asks another provider.
+var ErrNotFound = errors.New("file not found")
+
+// Authorizer decides whether peer may have bytes of file. It is asked for
+// every chunk request, so a revoke or an expiry applies at the next request.
+// A non-nil error refuses the request; its text is not sent to the peer.
+type Authorizer interface {
+	Authorize(ctx context.Context, p peer.ID, file cid.Cid) error
+}
+
+// AuthorizerFunc adapts a function to [Authorizer].
+type AuthorizerFunc func(ctx context.Context, p peer.ID, file cid.Cid) error
+
+// Authorize calls f.
+func (f AuthorizerFunc) Authorize(ctx context.Context, p peer.ID, file cid.Cid) error {
+	return f(ctx, p, file)
+}
+
+// Session is what one requester fetched of one dataset (or file) in one fetch
+// session: the material of an `access` ledger entry.
+type Session struct {
+	Requester peer.ID
+	// Key is what the session counts: [ServerConfig.SessionKey] of the files
+	// requested (the manifest CID), or the file CID itself.
+	Key    cid.Cid
+	Files  []cid.Cid // files served, in first-request order
+	Chunks int64     // chunks served
+	Bytes  int64     // bytes served
+	Denied int64     // requests refused by the access check
+	Start  time.Time // first request
+	Last   time.Time // last request
+}
+
+// Accounting receives every fetch session when it ends.
+type Accounting interface {
+	SessionEnded(Session)
+}
+
+// AccountingFunc adapts a function to [Accounting].
+type AccountingFunc func(Session)
+
+// SessionEnded calls f.
+func (f AccountingFunc) SessionEnded(s Session) { f(s) }
+
+// ServerConfig configures a [ChunkServer]. Source is required.
+type ServerConfig struct {
+	Source ChunkSource
+	// Authorize is asked for every request; nil refuses every request.
+	Authorize Authorizer
+	// Accounting receives ended sessions; nil drops them.
+	Accounting Accounting
+	// SessionKey maps a file to what sessions are counted by (its manifest
+	// CID). Nil counts by file. It should not block.
+	SessionKey func(file cid.Cid) cid.Cid
+	// IdleTimeout ends a session after this long without requests (default 60 s).
+	IdleTimeout time.Duration
+	// RequestTimeout bounds reading a request and writing its chunk
+	// (default 60 s); a stream idle longer between requests is closed.
+	RequestTimeout time.Duration
+	// Logger receives operational messages; nil discards them.
+	Logger *slog.Logger
+}
+
+// ChunkServer answers the chunk protocol on a host.
+type ChunkServer struct {
+	h    host.Host
+	cfg  ServerConfig
+	log  *slog.Logger
+	bufs sync.Pool
+
+	mu       sync.Mutex
+	sessions map[sessionID]*Session
+	closed   bool
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+type sessionID struct {
+	p   peer.ID
+	key cid.Cid
+}
+
+// NewChunkServer starts serving [ChunkProtocol] on h. Close stops it.
+func NewChunkServer(h host.Host, cfg ServerConfig) (*ChunkServer, error) {
+	if cfg.Source == nil {
+		return nil, errors.New("p2p: chunk server: no source")
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 60 * time.Second
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 60 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &ChunkServer{
+		h: h, cfg: cfg, log: log,
+		sessions: make(map[sessionID]*Session),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	go s.expire()
+	h.SetStreamHandler(ChunkProtocol, s.handle)
+	return s, nil
+}
+
+// Close stops serving and ends every open session.
+func (s *ChunkServer) Close() error {
+	s.h.RemoveStreamHandler(ChunkProtocol)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	close(s.stop)
+	<-s.done
+	s.endSessions(time.Time{})
+	return nil
+}
+
+func (s *ChunkServer) expire() {
+	defer close(s.done)
+	t := time.NewTicker(max(s.cfg.IdleTimeout/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			s.endSessions(now.Add(-s.cfg.IdleTimeout))
+		}
+	}
+}
+
+// endSessions hands every session idle since before cutoff (all of them for
+// the zero time) to Accounting.
+func (s *ChunkServer) endSessions(cutoff time.Time) {
+	var ended []Session
+	s.mu.Lock()
+	for id, ses := range s.sessions {
+		if cutoff.IsZero() || ses.Last.Before(cutoff) {
+			ended = append(ended, *ses)
+			delete(s.sessions, id)
+		}
+	}
+	s.mu.Unlock()
+	if s.cfg.Accounting == nil {
+		return
+	}
+	for _, ses := range ended {
+		s.cfg.Accounting.SessionEnded(ses)
+	}
+}
+
+// count adds one request's outcome to its session.
+func (s *ChunkServer) count(p peer.ID, file cid.Cid, bytes int, denied bool) {
+	key := file
+	if s.cfg.SessionKey != nil {
+		key = s.cfg.SessionKey(file)
+	}
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := sessionID{p, key}
+	ses := s.sessions[id]
+	if ses == nil {
+		ses = &Session{Requester: p, Key: key, Start: now}
+		s.sessions[id] = ses
+	}
+	ses.Last = now
+	if denied {
+		ses.Denied++
+		return
+	}
+	ses.Chunks++
+	ses.Bytes += int64(bytes)
+	if n := len(ses.Files); n == 0 || ses.Files[n-1] != file {
+		found := false
+		for _, f := range ses.Files {
+			if f == file {
+				found = true
+				break
+			}
+		}
+		if !found {
+			ses.Files = append(ses.Files, file)
+		}
+	}
+}
+
+func (s *ChunkServer) buffer(n int) *[]byte {
+	if b, ok := s.bufs.Get().(*[]byte); ok && cap(*b) >= n {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]byte, n)
+	return &b
+}
+
+// handle serves requests on one stream until the requester closes it, a
+// request is malformed, or the deadline passes.
+func (s *ChunkServer) handle(st network.Stream) {
+	p := st.Conn().RemotePeer()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	r := bufio.NewReaderSize(st, 512)
+	var hdr []byte
+	for {
+		_ = st.SetDeadline(time.Now().Add(s.cfg.RequestTimeout))
+		req, err := readRequest(r)
+		if err == io.EOF {
+			_ = st.Close()
+			return
+		}
+		if err != nil {
+			s.log.Debug("p2p: chunk: bad request", "peer", p, "err", err)
+			_ = st.Reset()
+			return
+		}
+		hdr = hdr[:0]
+		if err := s.cfg.authorize(ctx, p, req.File); err != nil {
+			s.log.Info("p2p: chunk: request refused", "peer", p, "file", req.File, "err", err)
+			s.count(p, req.File, 0, true)
+			_, _ = st.Write(appendError(hdr, statusDenied, "access denied"))
+			_ = st.Close()
+			return
+		}
+		size, err := s.cfg.Source.Size(ctx, req.File)
+		if err != nil {
+			st2, reason := statusInternal, "cannot read file"
+			if errors.Is(err, ErrNotFound) {
+				st2, reason = statusNotFound, "file not held here"
+			} else {
+				s.log.Warn("p2p: chunk: size", "file", req.File, "err", err)
+			}
+			if _, err := st.Write(appendError(hdr, st2, reason)); err != nil {
+				_ = st.Reset()
+				return
+			}
+			continue
+		}
+		off := req.Index * req.Size
+		if req.Index >= (1<<63)/req.Size || off >= uint64(size) {
+			if _, err := st.Write(appendError(hdr, statusBadRequest, fmt.Sprintf("chunk %d of %d bytes is past the end of the file", req.Index, req.Size))); err != nil {
+				_ = st.Reset()
+				return
+			}
+			continue
+		}
+		n := int(min(req.Size, uint64(size)-off))
+		buf := s.buffer(n)
+		if _, err := s.cfg.Source.ReadAt(ctx, req.File, *buf, int64(off)); err != nil {
+			s.bufs.Put(buf)
+			s.log.Warn("p2p: chunk: read", "file", req.File, "chunk", req.Index, "err", err)
+			if _, err := st.Write(appendError(hdr, statusInternal, "cannot read file")); err != nil {
+				_ = st.Reset()
+				return
+			}
+			continue
+		}
+		_, err = st.Write(appendOKHeader(hdr, n))
+		if err == nil {
+			_, err = st.Write(*buf)
+		}
+		s.bufs.Put(buf)
+		if err != nil {
+			s.log.Debug("p2p: chunk: write", "peer", p, "err", err)
+			_ = st.Reset()
+			return
+		}
+		s.count(p, req.File, n, false)
+	}
+}
+
+func (c *ServerConfig) authorize(ctx context.Context, p peer.ID, file cid.Cid) error {
+	if c.Authorize == nil {
+		return errors.New("no access policy installed")
+	}
+	return c.Authorize.Authorize(ctx, p, file)
+}
