@@ -66,6 +66,9 @@ var schemas = map[string]*arrow.Schema{
 		str("ssn"), str("mrn"), str("drivers_license"), str("passport"), str("phone"), str("email"),
 		str("address_line"), str("city"), str("county"), str("state"), str("zip"),
 		f64("lat"), f64("lon"), str("birthplace"),
+		// Added with the adapters: the age in years at the report, for sources
+		// that give an age instead of a birth date (FAERS); null elsewhere.
+		f64("age_years"),
 	}, nil),
 	Visit: arrow.NewSchema([]arrow.Field{
 		str("source_visit_id"), str("source_person_id"), str("visit_type"),
