@@ -1,0 +1,392 @@
+package ledger
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/api"
+	"github.com/transparency-dev/tessera/client"
+	"github.com/transparency-dev/tessera/storage/posix"
+
+	"github.com/cohortnet/cohortnet/consortium"
+)
+
+// OperatorConfig configures an [Operator]. The zero value of every field but
+// Dir, Key and Consortium works.
+type OperatorConfig struct {
+	Dir string         // the log's directory (tlog-tiles layout), e.g. <data>/ledger/log
+	Key crypto.PrivKey // the operator's identity key; signs checkpoints
+	// Consortium returns the current configuration. It is called for every
+	// submission, so a newly installed version takes effect at once for
+	// membership; the witnesses and quorum are read once, at start.
+	Consortium func() *consortium.Config
+	// HTTPClient reaches the witnesses. If nil, http.DefaultClient.
+	HTTPClient *http.Client
+	// Logger receives operational messages. If nil, they are discarded.
+	Logger *slog.Logger
+
+	BatchMaxSize       uint          // entries per batch; default 512
+	BatchMaxAge        time.Duration // longest an entry waits for its batch; default 20ms
+	CheckpointInterval time.Duration // between checkpoints; default 100ms (Tessera's minimum)
+	WitnessTimeout     time.Duration // for the quorum to answer; default 10s
+	// MaxClockSkew is how far an entry's time may be from the operator's
+	// clock; default 10 minutes.
+	MaxClockSkew time.Duration
+	// Now is the operator's clock. If nil, time.Now.
+	Now func() time.Time
+}
+
+// Operator runs the ledger: it accepts signed entries from consortium
+// members, appends them to a Tessera POSIX log, has each checkpoint cosigned
+// by the witness quorum before it is published, and answers each submission
+// with a [Commitment].
+type Operator struct {
+	cfg      OperatorConfig
+	log      *slog.Logger
+	origin   string
+	appender *tessera.Appender
+	shutdown func(context.Context) error
+	reader   tessera.LogReader
+	awaiter  *tessera.PublicationAwaiter
+	cancel   context.CancelFunc
+
+	mu    sync.Mutex // orders Check+Add, so the state sees entries in log order
+	state *State
+	next  uint64 // index the next accepted entry will get
+	stale bool   // a prediction failed: rebuild state from the log
+
+	pbMu sync.Mutex
+	pb   *client.ProofBuilder
+	pbN  uint64
+}
+
+// NewOperator opens (or creates) the log in cfg.Dir and starts appending.
+// Call [Operator.Close] to stop.
+func NewOperator(ctx context.Context, cfg OperatorConfig) (*Operator, error) {
+	if cfg.Dir == "" || cfg.Key == nil || cfg.Consortium == nil {
+		return nil, errors.New("ledger: operator needs a directory, a key and a consortium configuration")
+	}
+	cfg.BatchMaxSize = cmp.Or(cfg.BatchMaxSize, 512)
+	cfg.BatchMaxAge = cmp.Or(cfg.BatchMaxAge, 20*time.Millisecond)
+	cfg.CheckpointInterval = cmp.Or(cfg.CheckpointInterval, 100*time.Millisecond)
+	cfg.WitnessTimeout = cmp.Or(cfg.WitnessTimeout, 10*time.Second)
+	cfg.MaxClockSkew = cmp.Or(cfg.MaxClockSkew, 10*time.Minute)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = http.DefaultClient
+	}
+	lg := cfg.Logger
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	c := cfg.Consortium()
+	if c == nil || c.Ledger == nil {
+		return nil, consortium.ErrNoLedger
+	}
+	self, err := peer.IDFromPrivateKey(cfg.Key)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: operator key: %w", err)
+	}
+	if self != c.Ledger.Peer {
+		return nil, fmt.Errorf("ledger: this node (%s) is not the consortium's ledger operator (%s)", self, c.Ledger.Peer)
+	}
+	signer, err := consortium.NoteSigner(cfg.Key, c.Ledger.Origin)
+	if err != nil {
+		return nil, err
+	}
+	var group []tessera.Witness
+	for _, w := range c.Witnesses {
+		u, err := url.Parse(w.HTTP)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: witness %s address %q: %w", w.Name, w.HTTP, err)
+		}
+		tw, err := tessera.NewWitness(w.Key, u)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: witness %s: %w", w.Name, err)
+		}
+		group = append(group, tw)
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	driver, err := posix.New(actx, posix.Config{Path: cfg.Dir, HTTPClient: cfg.HTTPClient})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("ledger: open log %s: %w", cfg.Dir, err)
+	}
+	opts := tessera.NewAppendOptions().
+		WithCheckpointSigner(signer).
+		WithBatching(cfg.BatchMaxSize, cfg.BatchMaxAge).
+		WithCheckpointInterval(cfg.CheckpointInterval).
+		WithCheckpointRepublishInterval(0)
+	if len(group) > 0 {
+		opts = opts.WithWitnesses(witnessGroup(c.Quorum, group), &tessera.WitnessOptions{Timeout: cfg.WitnessTimeout})
+	}
+	app, shutdown, reader, err := tessera.NewAppender(actx, driver, opts)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("ledger: start log %s: %w", cfg.Dir, err)
+	}
+	o := &Operator{
+		cfg: cfg, log: lg, origin: c.Ledger.Origin,
+		appender: app, shutdown: shutdown, reader: reader, cancel: cancel,
+		awaiter: tessera.NewPublicationAwaiter(actx, reader.ReadCheckpoint, 10*time.Millisecond),
+	}
+	if err := o.rebuild(ctx); err != nil {
+		cancel()
+		return nil, err
+	}
+	lg.Info("ledger operator started", "origin", o.origin, "size", o.next, "witnesses", len(group), "quorum", c.Quorum)
+	return o, nil
+}
+
+// witnessGroup builds a threshold group of the witnesses. (NewWitnessGroup
+// takes an unexported component type, so the group is filled directly.)
+func witnessGroup(quorum int, ws []tessera.Witness) tessera.WitnessGroup {
+	g := tessera.WitnessGroup{N: quorum}
+	for _, w := range ws {
+		g.Components = append(g.Components, w)
+	}
+	return g
+}
+
+// rebuild reads every integrated entry of the log into a fresh state.
+func (o *Operator) rebuild(ctx context.Context) error {
+	size, err := o.reader.IntegratedSize(ctx)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("ledger: read log size: %w", err)
+	}
+	st := NewState()
+	i := uint64(0)
+	for raw, err := range readEntries(ctx, o.reader.ReadEntryBundle, 0, size) {
+		if err != nil {
+			return fmt.Errorf("ledger: rebuild state: %w", err)
+		}
+		e, err := Unmarshal(raw)
+		if err != nil {
+			return fmt.Errorf("ledger: rebuild state: entry %d: %w", i, err)
+		}
+		st.Apply(i, e, raw)
+		i++
+	}
+	o.state, o.next, o.stale = st, size, false
+	return nil
+}
+
+// readEntries yields the encoded entries [from, to) of a log.
+func readEntries(ctx context.Context, get client.EntryBundleFetcherFunc, from, to uint64) func(func([]byte, error) bool) {
+	return func(yield func([]byte, error) bool) {
+		if to <= from {
+			return
+		}
+		size := func(context.Context) (uint64, error) { return to, nil }
+		for b, err := range client.EntryBundles(ctx, 2, size, get, from, to-from) {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			var eb api.EntryBundle
+			if err := eb.UnmarshalText(b.Data); err != nil {
+				yield(nil, fmt.Errorf("entry bundle %d: %w", b.RangeInfo.Index, err))
+				return
+			}
+			if int(b.RangeInfo.First+b.RangeInfo.N) > len(eb.Entries) {
+				yield(nil, fmt.Errorf("entry bundle %d has %d entries, want at least %d", b.RangeInfo.Index, len(eb.Entries), b.RangeInfo.First+b.RangeInfo.N))
+				return
+			}
+			for _, raw := range eb.Entries[b.RangeInfo.First : b.RangeInfo.First+b.RangeInfo.N] {
+				if !yield(raw, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// State returns the operator's view of the log, including accepted entries
+// not yet in a published checkpoint.
+func (o *Operator) State() *State {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.state
+}
+
+// Origin is the log's checkpoint origin.
+func (o *Operator) Origin() string { return o.origin }
+
+// Reader reads the log's checkpoint, tiles and entry bundles.
+func (o *Operator) Reader() tessera.LogReader { return o.reader }
+
+// Submit accepts an encoded, signed entry and returns its commitment once the
+// entry is in a checkpoint cosigned by the quorum. Submitting an entry that is
+// already in the log returns its commitment again. Entries refused on their
+// merits return an error wrapping [ErrRefused].
+func (o *Operator) Submit(ctx context.Context, encoded []byte) (*Commitment, error) {
+	e, err := Unmarshal(encoded)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Verify(); err != nil {
+		return nil, err
+	}
+	if skew := o.cfg.Now().Sub(e.Time); skew > o.cfg.MaxClockSkew || -skew > o.cfg.MaxClockSkew {
+		return nil, refuse("entry time %s is more than %s from the operator's clock", e.Time.UTC().Format(time.RFC3339), o.cfg.MaxClockSkew)
+	}
+	o.mu.Lock()
+	if o.stale {
+		if err := o.rebuild(ctx); err != nil {
+			o.mu.Unlock()
+			return nil, err
+		}
+	}
+	if i, ok := o.state.Lookup(encoded); ok {
+		o.mu.Unlock()
+		return o.commit(ctx, i, encoded, func() (tessera.Index, error) { return tessera.Index{Index: i, IsDup: true}, nil })
+	}
+	if err := o.state.Check(e, o.cfg.Consortium()); err != nil {
+		o.mu.Unlock()
+		return nil, err
+	}
+	predicted := o.next
+	future := o.appender.Add(ctx, tessera.NewEntry(encoded))
+	o.state.Apply(predicted, e, encoded)
+	o.next++
+	o.mu.Unlock()
+	return o.commit(ctx, predicted, encoded, future)
+}
+
+// commit waits for the entry's index and a published checkpoint that covers
+// it, and builds the commitment.
+func (o *Operator) commit(ctx context.Context, predicted uint64, encoded []byte, future tessera.IndexFuture) (*Commitment, error) {
+	idx, cp, err := o.awaiter.Await(ctx, future)
+	if err == nil && idx.Index != predicted {
+		err = fmt.Errorf("entry landed at index %d, expected %d", idx.Index, predicted)
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			o.mu.Lock()
+			o.stale = true
+			o.mu.Unlock()
+			o.log.Error("ledger: append failed; state will be rebuilt from the log", "err", err)
+		}
+		return nil, fmt.Errorf("ledger: append: %w", err)
+	}
+	return o.commitment(ctx, idx.Index, encoded, cp)
+}
+
+// commitment builds the inclusion proof of index in checkpoint cp.
+func (o *Operator) commitment(ctx context.Context, index uint64, encoded, cp []byte) (*Commitment, error) {
+	size, err := checkpointSize(cp)
+	if err != nil {
+		return nil, err
+	}
+	o.pbMu.Lock()
+	defer o.pbMu.Unlock()
+	if o.pb == nil || o.pbN != size {
+		pb, err := client.NewProofBuilder(ctx, size, o.reader.ReadTile)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: proof for entry %d: %w", index, err)
+		}
+		o.pb, o.pbN = pb, size
+	}
+	p, err := o.pb.InclusionProof(ctx, index)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: proof for entry %d: %w", index, err)
+	}
+	return &Commitment{Index: index, Entry: encoded, Checkpoint: string(cp), Proof: p}, nil
+}
+
+// Close stops accepting entries, waits until every accepted entry is in a
+// published checkpoint, and stops the log.
+func (o *Operator) Close(ctx context.Context) error {
+	defer o.cancel()
+	if err := o.shutdown(ctx); err != nil {
+		return fmt.Errorf("ledger: shut down log: %w", err)
+	}
+	return nil
+}
+
+// Handler serves the log: GET checkpoint and tile/... (C2SP tlog-tiles, for
+// anyone) and POST add-entry (a signed entry in the body; members only, by
+// its signature). Mount it at the log's base URL.
+func (o *Operator) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /", TilesHandler(o.cfg.Dir))
+	mux.HandleFunc("POST /add-entry", o.serveAddEntry)
+	return mux
+}
+
+func (o *Operator) serveAddEntry(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxEntrySize+1))
+	if err != nil {
+		http.Error(w, "entry too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	c, err := o.Submit(r.Context(), body)
+	if err != nil {
+		writeSubmitError(w, err)
+		return
+	}
+	writeJSON(w, c)
+}
+
+func writeSubmitError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrRefused):
+		http.Error(w, err.Error(), http.StatusForbidden)
+	case errors.Is(err, ErrBadSignature), errors.Is(err, ErrUnsigned), isDecodeError(err):
+		http.Error(w, err.Error(), http.StatusBadRequest)
+	default:
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+	}
+}
+
+// TilesHandler serves a tlog-tiles directory read-only: checkpoint,
+// tile/<L>/<N>[.p/<W>] and tile/entries/<N>[.p/<W>]; nothing else in it.
+func TilesHandler(dir string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if len(p) > 0 && p[0] == '/' {
+			p = p[1:]
+		}
+		if p != "checkpoint" && !validTilePath(p) {
+			http.NotFound(w, r)
+			return
+		}
+		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
+		if errors.Is(err, os.ErrNotExist) {
+			http.NotFound(w, r)
+			return
+		}
+		if err != nil {
+			http.Error(w, "read failed", http.StatusInternalServerError)
+			return
+		}
+		if p == "checkpoint" {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-cache")
+		} else {
+			w.Header().Set("Content-Type", "application/octet-stream")
+			if !isPartial(p) {
+				w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+			}
+		}
+		w.Write(b)
+	})
+}
