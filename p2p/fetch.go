@@ -297,12 +297,25 @@ func (f *fetch) worker(p *provider) {
 		case j = <-f.queue:
 		}
 		if st == nil {
+			// A provider we are no longer connected to and cannot dial
+			// (it stopped, or left the network) is dropped at once: the
+			// swarm has already tried each of its addresses.
+			connected := f.h.Network().Connectedness(p.id) == network.Connected
 			sctx, cancel := context.WithTimeout(p.ctx, f.cfg.RequestTimeout)
 			s, err := f.h.NewStream(sctx, p.id, ChunkProtocol)
 			cancel()
 			if err != nil {
 				f.requeue(j)
-				if p.ctx.Err() != nil || p.fail(fmt.Errorf("open stream: %w", err), f.cfg.MaxFailures) {
+				err = fmt.Errorf("open stream: %w", err)
+				if p.ctx.Err() != nil {
+					return
+				}
+				if !connected {
+					f.log.Warn("p2p: fetch: dropping unreachable provider", "peer", p.id, "err", err)
+					p.drop(err)
+					return
+				}
+				if p.fail(err, f.cfg.MaxFailures) {
 					return
 				}
 				f.backoff(p)

@@ -1,0 +1,306 @@
+package p2p
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+const testChunk = 256 << 10
+
+// storeFile writes size random bytes into dir as a content-addressed file
+// and returns its description.
+func storeFile(t testing.TB, dir string, size int) File {
+	t.Helper()
+	data := make([]byte, size)
+	rand.Read(data)
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := DescribeFile(tmp, testChunk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, f.CID.String())); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+var allowAll = AuthorizerFunc(func(context.Context, peer.ID, cid.Cid) error { return nil })
+
+// serve starts a provider host serving src.
+func serve(t testing.TB, src ChunkSource, mod func(*ServerConfig)) (*Host, *ChunkServer) {
+	t.Helper()
+	h := testHost(t, nil)
+	cfg := ServerConfig{Source: src, Authorize: allowAll}
+	if mod != nil {
+		mod(&cfg)
+	}
+	s, err := NewChunkServer(h, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return h, s
+}
+
+// corruptSource flips a byte in every chunk it reads.
+type corruptSource struct{ ChunkSource }
+
+func (c corruptSource) ReadAt(ctx context.Context, f cid.Cid, p []byte, off int64) (int, error) {
+	n, err := c.ChunkSource.ReadAt(ctx, f, p, off)
+	if n > 0 {
+		p[n/2] ^= 0x55
+	}
+	return n, err
+}
+
+// stoppingSource stops its host after serving a number of chunks, as a
+// publisher that goes offline in the middle of a transfer.
+type stoppingSource struct {
+	ChunkSource
+	after  int64
+	served atomic.Int64
+	stop   func()
+	once   sync.Once
+}
+
+func (s *stoppingSource) ReadAt(ctx context.Context, f cid.Cid, p []byte, off int64) (int, error) {
+	if s.served.Add(1) > s.after {
+		s.once.Do(func() { go s.stop() })
+		return 0, errors.New("shutting down")
+	}
+	return s.ChunkSource.ReadAt(ctx, f, p, off)
+}
+
+// sameBytes checks the fetched file equals the provider's.
+func sameBytes(t *testing.T, want, got string) {
+	t.Helper()
+	a, err := os.ReadFile(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(got)
+	if err != nil {
+		t.Fatalf("fetched file: %v", err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Fatalf("fetched file differs from the original (%d vs %d bytes)", len(b), len(a))
+	}
+}
+
+func TestFetchAroundBadProviders(t *testing.T) {
+	storeDir := t.TempDir()
+	f := storeFile(t, storeDir, 6<<20+12345)
+	good := DirSource{Dir: storeDir}
+	goodHost, _ := serve(t, good, nil)
+
+	for _, tc := range []struct {
+		name    string
+		bad      func(t *testing.T) *Host
+		mustDrop bool  // the fetch must notice: a stopped provider may finish its part before
+		wantErr  error // why the bad provider must be dropped
+	}{
+		{"corrupting provider", func(t *testing.T) *Host {
+			h, _ := serve(t, corruptSource{good}, nil)
+			return h
+		}, true, ErrBadChunk},
+		{"provider stopped mid-transfer", func(t *testing.T) *Host {
+			src := &stoppingSource{ChunkSource: good, after: 3}
+			h, _ := serve(t, src, nil)
+			src.stop = func() { h.Close() }
+			return h
+		}, false, nil},
+		{"provider without the file", func(t *testing.T) *Host {
+			h, _ := serve(t, DirSource{Dir: t.TempDir()}, nil)
+			return h
+		}, true, ErrRefused},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bad := tc.bad(t)
+			req := testHost(t, nil)
+			connect(t, req, goodHost)
+			connect(t, req, bad)
+			sink := &DirSink{Dir: t.TempDir()}
+			var last Progress
+			res, err := Fetch(t.Context(), req, sink, []File{f}, []peer.ID{bad.ID(), goodHost.ID()},
+				FetchConfig{RequestTimeout: 5 * time.Second, Progress: func(p Progress) { last = p }})
+			if err != nil {
+				t.Fatalf("fetch: %v", err)
+			}
+			sameBytes(t, filepath.Join(storeDir, f.CID.String()), sink.Path(f.CID))
+			st := res.Providers[bad.ID()]
+			if tc.mustDrop && st.Dropped == nil {
+				t.Fatalf("bad provider was not dropped: %+v", st)
+			}
+			if tc.wantErr != nil && !errors.Is(st.Dropped, tc.wantErr) {
+				t.Fatalf("bad provider dropped for %v, want %v", st.Dropped, tc.wantErr)
+			}
+			if res.Providers[goodHost.ID()].Dropped != nil {
+				t.Fatalf("good provider dropped: %v", res.Providers[goodHost.ID()].Dropped)
+			}
+			if res.Bytes != f.Size || last.Bytes != f.Size || last.Chunks != f.Chunks() || last.TotalBytes != f.Size {
+				t.Fatalf("fetched %d bytes, progress %+v; want %d bytes in %d chunks", res.Bytes, last, f.Size, f.Chunks())
+			}
+		})
+	}
+}
+
+func TestFetchFromTwoProvidersAndResume(t *testing.T) {
+	storeDir := t.TempDir()
+	files := []File{storeFile(t, storeDir, 3<<20), storeFile(t, storeDir, 5<<20+1), storeFile(t, storeDir, 0)}
+	src := &stoppingSource{ChunkSource: DirSource{Dir: storeDir}, after: 7}
+	first, _ := serve(t, src, nil)
+	src.stop = func() { first.Close() }
+	req := testHost(t, nil)
+	connect(t, req, first)
+	sink := &DirSink{Dir: t.TempDir()}
+
+	// The only provider stops after 7 chunks: the fetch fails and keeps them.
+	res, err := Fetch(t.Context(), req, sink, files, []peer.ID{first.ID()}, FetchConfig{RequestTimeout: 2 * time.Second, StreamsPerProvider: 1})
+	if !errors.Is(err, ErrNoProviders) {
+		t.Fatalf("fetch from a stopped provider: got %v, want ErrNoProviders", err)
+	}
+	if res.Bytes != 7*testChunk {
+		t.Fatalf("first attempt wrote %d bytes, want %d", res.Bytes, 7*testChunk)
+	}
+
+	// Resumed from two providers, only the missing chunks are fetched.
+	a, _ := serve(t, DirSource{Dir: storeDir}, nil)
+	b, _ := serve(t, DirSource{Dir: storeDir}, nil)
+	connect(t, req, a)
+	connect(t, req, b)
+	res, err = Fetch(t.Context(), req, sink, files, []peer.ID{a.ID(), b.ID()}, FetchConfig{})
+	if err != nil {
+		t.Fatalf("resumed fetch: %v", err)
+	}
+	var total int64
+	for _, f := range files {
+		total += f.Size
+		sameBytes(t, filepath.Join(storeDir, f.CID.String()), sink.Path(f.CID))
+	}
+	if res.Resumed != 7*testChunk || res.Bytes != total-7*testChunk {
+		t.Fatalf("resumed %d and fetched %d bytes, want %d and %d", res.Resumed, res.Bytes, 7*testChunk, total-7*testChunk)
+	}
+	for _, p := range []peer.ID{a.ID(), b.ID()} {
+		if res.Providers[p].Chunks == 0 {
+			t.Errorf("provider %s served nothing: chunks are not spread over providers", p)
+		}
+	}
+	if ents, _ := filepath.Glob(filepath.Join(sink.Dir, "*.part")); len(ents) != 0 {
+		t.Errorf("partial files left: %v", ents)
+	}
+}
+
+func TestUnauthorizedGetsNoBytes(t *testing.T) {
+	storeDir := t.TempDir()
+	f := storeFile(t, storeDir, 1<<20)
+	var granted sync.Map // peer.ID -> bool
+	sessions := make(chan Session, 8)
+	prov, _ := serve(t, DirSource{Dir: storeDir}, func(c *ServerConfig) {
+		c.Authorize = AuthorizerFunc(func(_ context.Context, p peer.ID, _ cid.Cid) error {
+			if _, ok := granted.Load(p); ok {
+				return nil
+			}
+			return errors.New("no grant")
+		})
+		c.Accounting = AccountingFunc(func(s Session) { sessions <- s })
+		c.IdleTimeout = 100 * time.Millisecond
+	})
+	req := testHost(t, nil)
+	connect(t, req, prov)
+
+	t.Run("fetch", func(t *testing.T) {
+		sink := &DirSink{Dir: t.TempDir()}
+		res, err := Fetch(t.Context(), req, sink, []File{f}, []peer.ID{prov.ID()}, FetchConfig{})
+		if !errors.Is(err, ErrNoProviders) || !errors.Is(err, ErrRefused) {
+			t.Fatalf("fetch without a grant: got %v", err)
+		}
+		if res.Bytes != 0 {
+			t.Fatalf("got %d bytes without a grant", res.Bytes)
+		}
+		if _, err := os.Stat(sink.Path(f.CID)); err == nil {
+			t.Fatal("file written without a grant")
+		}
+	})
+
+	t.Run("every request is checked", func(t *testing.T) {
+		granted.Store(req.ID(), true)
+		if data, err := rawRequest(t, req, prov.ID(), f, 0); err != nil || len(data) != testChunk {
+			t.Fatalf("granted request: %d bytes, %v", len(data), err)
+		}
+		granted.Delete(req.ID()) // revoked: the next request is refused
+		data, err := rawRequest(t, req, prov.ID(), f, 1)
+		if !errors.Is(err, ErrRefused) || len(data) != 0 {
+			t.Fatalf("request after revoke: %d bytes, %v", len(data), err)
+		}
+	})
+
+	t.Run("session accounting", func(t *testing.T) {
+		select {
+		case s := <-sessions:
+			if s.Requester != req.ID() || s.Key != f.CID || s.Chunks != 1 || s.Bytes != testChunk || s.Denied < 2 {
+				t.Fatalf("session %+v: want one chunk of %d bytes served and at least 2 refusals to %s", s, testChunk, req.ID())
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no session reported after the idle timeout")
+		}
+	})
+}
+
+// rawRequest asks for one chunk on a fresh stream, as a client other than
+// Fetch would.
+func rawRequest(t *testing.T, h *Host, p peer.ID, f File, index int) ([]byte, error) {
+	t.Helper()
+	st, err := h.NewStream(t.Context(), p, ChunkProtocol)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	ff := &fetchFile{desc: &f}
+	fe := &fetch{cfg: FetchConfig{RequestTimeout: 5 * time.Second}}
+	return fe.request(st, bufioReader(st), job{ff, index}, make([]byte, f.ChunkSize))
+}
+
+func TestSessionsByManifest(t *testing.T) {
+	storeDir := t.TempDir()
+	files := []File{storeFile(t, storeDir, 1<<20), storeFile(t, storeDir, 300<<10)}
+	manifest := files[0].CID // stands for the manifest both files belong to
+	sessions := make(chan Session, 8)
+	prov, srv := serve(t, DirSource{Dir: storeDir}, func(c *ServerConfig) {
+		c.Accounting = AccountingFunc(func(s Session) { sessions <- s })
+		c.SessionKey = func(cid.Cid) cid.Cid { return manifest }
+	})
+	req := testHost(t, nil)
+	connect(t, req, prov)
+	if _, err := Fetch(t.Context(), req, &DirSink{Dir: t.TempDir()}, files, []peer.ID{prov.ID()}, FetchConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Close() // ends open sessions
+	select {
+	case s := <-sessions:
+		if s.Key != manifest || len(s.Files) != 2 || s.Chunks != int64(files[0].Chunks()+files[1].Chunks()) || s.Bytes != files[0].Size+files[1].Size {
+			t.Fatalf("session %+v: want both files, %d bytes", s, files[0].Size+files[1].Size)
+		}
+	default:
+		t.Fatal("no session reported on close")
+	}
+	if len(sessions) != 0 {
+		t.Fatalf("%d extra sessions: one per requester and manifest expected", len(sessions))
+	}
+}
+
+func bufioReader(r interface{ Read([]byte) (int, error) }) *bufio.Reader { return bufio.NewReader(r) }
