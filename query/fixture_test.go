@@ -85,7 +85,7 @@ func newFixture(seed uint64, n int, prefix string) *fixture {
 			if d == "D1" && r.IntN(2) == 0 {
 				on := start.AddDate(0, 0, 1+r.IntN(20))
 				f.conds = append(f.conds, fxCond{p.id, "E1", on})
-				f.aes = append(f.aes, fxAE{p.id, d, "E1", on, r.IntN(4) == 0, "report", "Event one"})
+				f.aes = append(f.aes, fxAE{p.id, d, "E1", on, r.IntN(4) == 0, "report", "Event E1"})
 			}
 		}
 		for _, e := range events {
@@ -93,7 +93,7 @@ func newFixture(seed uint64, n int, prefix string) *fixture {
 				on := first.AddDate(0, 0, 1+r.IntN(400))
 				f.conds = append(f.conds, fxCond{p.id, e, on})
 				if r.IntN(2) == 0 {
-					f.aes = append(f.aes, fxAE{p.id, drugs[r.IntN(len(drugs))], e, on, false, "report", "Event"})
+					f.aes = append(f.aes, fxAE{p.id, drugs[r.IntN(len(drugs))], e, on, false, "report", "Event " + e})
 				}
 			}
 		}
