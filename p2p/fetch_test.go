@@ -109,7 +109,7 @@ func TestFetchAroundBadProviders(t *testing.T) {
 	goodHost, _ := serve(t, good, nil)
 
 	for _, tc := range []struct {
-		name    string
+		name     string
 		bad      func(t *testing.T) *Host
 		mustDrop bool  // the fetch must notice: a stopped provider may finish its part before
 		wantErr  error // why the bad provider must be dropped
