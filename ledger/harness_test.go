@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -176,5 +175,3 @@ func publishEntry(m cid.Cid, dataset string, version int64, access string) *Entr
 	e.Manifest, e.Dataset, e.Version, e.Access = m, dataset, version, access
 	return e
 }
-
-var _ = sync.Mutex{}

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	flog "github.com/transparency-dev/formats/log"
-	"golang.org/x/mod/sumdb/note"
 )
 
 var tilePathRE = regexp.MustCompile(`^tile/(entries|[0-9]{1,2})/(x[0-9]{3}/)*[0-9]{3}(\.p/[0-9]{1,3})?$`)
@@ -54,14 +53,3 @@ func (e malformedError) Error() string   { return e.err.Error() }
 func (e malformedError) Unwrap() []error { return []error{e.err, ErrMalformed} }
 
 func isDecodeError(err error) bool { return errors.Is(err, ErrMalformed) }
-
-// noteText returns the signed text of a note and its signature lines.
-func noteParts(b []byte) (text string, sigs string, ok bool) {
-	i := strings.Index(string(b), "\n\n")
-	if i < 0 {
-		return "", "", false
-	}
-	return string(b[:i+1]), string(b[i+2:]), true
-}
-
-var _ = note.Open
