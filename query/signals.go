@@ -209,8 +209,9 @@ func (e *Engine) selectDatasets(cfg SignalConfig) ([]Dataset, error) {
 // table) gets an index date drawn from the exposed ones' (persons sorted by
 // id, draws from a PCG seeded with the seed and the drug code, so the
 // result is reproducible); a counts exposed persons with a condition of the
-// event code starting 0 to Window days after the index, b the other
-// exposed, c the unexposed with the event in the same window after their
+// event code starting 1 to Window days after the index (an event on the
+// index day is more often the reason for the drug than its effect), b the
+// other exposed, c the unexposed with the event in the same window after their
 // index, d the other unexposed.
 func (e *Engine) Counts(ctx context.Context, cfg SignalConfig) (*Counts, error) {
 	ds, err := e.selectDatasets(cfg)
@@ -380,11 +381,11 @@ func (e *Engine) exposureCounts(ctx context.Context, d Dataset, cfg SignalConfig
 	window := int64(cfg.window())
 	hit := map[string]bool{}
 	// eventsIn counts, once per person, each event code starting in the
-	// window after index.
+	// window (index, index + window] after index.
 	eventsIn := func(p string, index int64, add func(code string)) {
 		clear(hit)
 		for _, ev := range events[p] {
-			if ev.day >= index && ev.day <= index+window && !hit[ev.code] {
+			if ev.day > index && ev.day <= index+window && !hit[ev.code] {
 				hit[ev.code] = true
 				add(ev.code)
 			}

@@ -98,7 +98,7 @@ func exposureOracle(f *fixture, day func(person string, d time.Time) int64, drug
 	hasEvent := func(p string, at int64) bool {
 		for _, c := range f.conds {
 			if c.person == p && c.code == event {
-				if d := day(p, c.start); d >= at && d <= at+window {
+				if d := day(p, c.start); d > at && d <= at+window {
 					return true
 				}
 			}
