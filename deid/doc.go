@@ -1,0 +1,18 @@
+// Package deid turns an identified hospital export (a [source.Export] in the
+// cohort data model) into a de-identified dataset on disk: one folder of
+// Parquet files per table, the policy actually applied (policy.yaml) and the
+// de-identification report (deid-report.json).
+//
+// A [Policy] says, per table and column, what happens; [Preset] gives the
+// policy of each [Mode] (expert, safe-harbor, limited). The engine pseudonymizes
+// ids with a keyed HMAC-SHA256 (or, in safe-harbor mode, random surrogate ids
+// whose mapping stays in the data directory), shifts dates per person or
+// reduces them to years or day offsets, cuts ZIP codes to three digits,
+// top-codes ages over 89, drops opted-out persons, reaches k-anonymity over
+// quasi-identifiers by the least lossy generalization (see [Search]) and
+// measures the re-identification risk.
+//
+// It is not a source adapter (package deid/source reads exports), and it does
+// not publish: package cohort reads the report's documented JSON fields.
+// Free-text scrubbing lives in the sub-package deid/scrub.
+package deid

@@ -1,0 +1,277 @@
+package deid
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/cohortnet/cohortnet/deid/scrub"
+	"github.com/cohortnet/cohortnet/deid/source"
+)
+
+// Person status.
+const (
+	kept uint8 = iota
+	optedOut
+	kSuppressed
+)
+
+// person is what de-identification keeps about one person between the
+// person table and the others: a few strings (interned) and numbers.
+type person struct {
+	id       string // person_id: pseudonym or surrogate
+	shift    int32
+	birth    int32
+	death    int32
+	first    int32 // first record (intervals)
+	yob      int32 // published year of birth (top-coded)
+	hasBirth bool
+	hasDeath bool
+	hasFirst bool
+	topCoded bool
+	status   uint8
+	tuple    int32 // k-anonymity tuple
+	gender   string
+	race     string
+	eth      string
+	zip3     string
+	zip5     string
+	state    string
+	city     string
+	ident    *scrub.Identity // for scrubbing notes; nil when the export has none
+}
+
+// interner shares equal strings so a million persons cost a few distinct ones.
+type interner map[string]string
+
+func (in interner) get(s string) string {
+	if v, ok := in[s]; ok {
+		return v
+	}
+	s = string([]byte(s)) // detach from the Arrow buffer
+	in[s] = s
+	return s
+}
+
+// cols finds the columns of a record batch by name.
+type cols struct {
+	rec arrow.RecordBatch
+	idx map[string]int
+}
+
+func newCols(rec arrow.RecordBatch) cols {
+	c := cols{rec: rec, idx: map[string]int{}}
+	for i, f := range rec.Schema().Fields() {
+		c.idx[f.Name] = i
+	}
+	return c
+}
+
+func (c cols) str(name string) (*array.String, error) {
+	i, ok := c.idx[name]
+	if !ok {
+		return nil, nil
+	}
+	a, ok := c.rec.Column(i).(*array.String)
+	if !ok {
+		return nil, fmt.Errorf("column %s is %s, want string", name, c.rec.Column(i).DataType())
+	}
+	return a, nil
+}
+
+func (c cols) date(name string) (*array.Date32, error) {
+	i, ok := c.idx[name]
+	if !ok {
+		return nil, nil
+	}
+	a, ok := c.rec.Column(i).(*array.Date32)
+	if !ok {
+		return nil, fmt.Errorf("column %s is %s, want date32", name, c.rec.Column(i).DataType())
+	}
+	return a, nil
+}
+
+func sv(a *array.String, i int) string {
+	if a == nil || a.IsNull(i) {
+		return ""
+	}
+	return a.Value(i)
+}
+
+func dv(a *array.Date32, i int) (int32, bool) {
+	if a == nil || a.IsNull(i) {
+		return 0, false
+	}
+	return int32(a.Value(i)), true
+}
+
+// readPersons reads the person table into memory (a few dozen bytes per
+// person) and applies opt-out, pseudonyms, shifts and top-coding.
+func (r *run) readPersons(ctx context.Context) error {
+	rd, err := r.exp.Read(ctx, source.Person)
+	if err != nil {
+		return fmt.Errorf("read person: %w", err)
+	}
+	defer rd.Release()
+	in := interner{}
+	ref := r.refDays
+	refYear := yearOf(ref)
+	withIdent := r.hasNotes
+	for rd.Next() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rec := rd.RecordBatch()
+		c := newCols(rec)
+		get := func(name string) *array.String {
+			a, e := c.str(name)
+			if e != nil && err == nil {
+				err = fmt.Errorf("read person: %w", e)
+			}
+			return a
+		}
+		ids, gender, race, eth, zip, state, city := get("source_person_id"), get("gender"), get("race"), get("ethnicity"), get("zip"), get("state"), get("city")
+		var given, family, maiden, prefix, ssn, mrn, dl, pp, phone, email, addr, county, bplace *array.String
+		if withIdent {
+			given, family, maiden, prefix = get("given_name"), get("family_name"), get("maiden_name"), get("prefix")
+			ssn, mrn, dl, pp, phone, email = get("ssn"), get("mrn"), get("drivers_license"), get("passport"), get("phone"), get("email")
+			addr, county, bplace = get("address_line"), get("county"), get("birthplace")
+		}
+		births, e1 := c.date("birth_date")
+		deaths, e2 := c.date("death_date")
+		if err == nil && e1 != nil {
+			err = fmt.Errorf("read person: %w", e1)
+		}
+		if err == nil && e2 != nil {
+			err = fmt.Errorf("read person: %w", e2)
+		}
+		if err != nil {
+			return err
+		}
+		if ids == nil {
+			return fmt.Errorf("read person: no source_person_id column")
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			r.tables[source.Person].RowsIn++
+			sid := sv(ids, i)
+			if sid == "" {
+				return fmt.Errorf("read person: row %d: empty source_person_id", r.tables[source.Person].RowsIn)
+			}
+			if _, dup := r.index[sid]; dup {
+				return fmt.Errorf("read person: row %d: source_person_id listed twice", r.tables[source.Person].RowsIn)
+			}
+			sid = string([]byte(sid))
+			p := person{
+				gender: in.get(sv(gender, i)), race: in.get(sv(race, i)), eth: in.get(sv(eth, i)),
+				state: in.get(sv(state, i)), zip3: in.get(ToZip3(sv(zip, i))),
+			}
+			if r.pol.Mode == Limited {
+				p.city = in.get(sv(city, i))
+				p.zip5 = in.get(ToZip5(sv(zip, i)))
+			}
+			if r.optOut[sid] {
+				p.status = optedOut
+				r.report.Suppressed.OptOut++
+			}
+			if r.pol.Mode != SafeHarbor {
+				p.shift = r.keyed.shift(sid, max(r.pol.DateShiftDays, 180))
+			}
+			p.birth, p.hasBirth = dv(births, i)
+			p.death, p.hasDeath = dv(deaths, i)
+			if p.hasBirth {
+				b := p.birth
+				if r.pol.Mode == Expert {
+					b += p.shift
+				}
+				p.yob = yearOf(b)
+				if tc := int32(r.pol.AgeTopCode); tc > 0 && ageAt(p.birth, ref) >= tc {
+					p.topCoded = true
+					p.yob = refYear - tc
+				}
+			}
+			if withIdent {
+				id := &scrub.Identity{}
+				for _, a := range []*array.String{given, family, maiden} {
+					if v := sv(a, i); v != "" {
+						id.Names = append(id.Names, v)
+					}
+				}
+				_ = prefix
+				for _, a := range []*array.String{ssn, mrn, dl, pp} {
+					if v := sv(a, i); v != "" {
+						id.IDs = append(id.IDs, v)
+					}
+				}
+				if v := sv(phone, i); v != "" {
+					id.Phones = append(id.Phones, v)
+				}
+				if v := sv(email, i); v != "" {
+					id.Emails = append(id.Emails, v)
+				}
+				for _, a := range []*array.String{addr, city, county, bplace} {
+					if v := sv(a, i); v != "" {
+						id.Addresses = append(id.Addresses, v)
+					}
+				}
+				if v := sv(zip, i); v != "" {
+					id.IDs = append(id.IDs, v)
+				}
+				if p.hasBirth {
+					y, m, d := civil(p.birth)
+					id.Dates = append(id.Dates, scrub.CalendarDate{Year: int(y), Month: int(m), Day: int(d)})
+				}
+				p.ident = id
+			}
+			r.index[sid] = int32(len(r.persons))
+			r.persons = append(r.persons, p)
+			if r.pol.Mode == SafeHarbor && p.status == kept {
+				id, err := r.personIDs.get(sid)
+				if err != nil {
+					return err
+				}
+				r.persons[len(r.persons)-1].id = id
+			} else if p.status == kept {
+				r.persons[len(r.persons)-1].id = r.keyed.pseudonym("person", sid)
+			}
+		}
+	}
+	if err := rd.Err(); err != nil {
+		return fmt.Errorf("read person: %w", err)
+	}
+	return nil
+}
+
+// qiValue returns person p's value of a person quasi-identifier, as the
+// hierarchy sees it, or nil for null.
+func (r *run) qiValue(p *person, qi string) *string {
+	var v string
+	switch qi {
+	case "year_of_birth":
+		if !p.hasBirth {
+			return nil
+		}
+		v = strconv.Itoa(int(p.yob))
+	case "gender":
+		v = p.gender
+	case "race":
+		v = p.race
+	case "ethnicity":
+		v = p.eth
+	case "zip3":
+		if r.customHier["zip3"] {
+			v = p.zip3
+		} else {
+			if p.zip3 == "" && p.state == "" {
+				return nil
+			}
+			v = p.zip3 + "|" + p.state
+		}
+	}
+	if v == "" {
+		return nil
+	}
+	return &v
+}

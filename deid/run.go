@@ -1,0 +1,651 @@
+package deid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/cohortnet/cohortnet/deid/scrub"
+	"github.com/cohortnet/cohortnet/deid/source"
+	"github.com/cohortnet/cohortnet/internal/datadir"
+)
+
+// Config says how to run de-identification. The zero value with a Key runs
+// the expert preset.
+type Config struct {
+	// Policy to apply. If nil, the expert preset with the reference date
+	// 2026-01-01 (see [Preset]).
+	Policy *Policy
+	// Key is the institution's de-identification secret (required, at least
+	// 16 bytes): see datadir.Dir.Secret.
+	Key []byte
+	// SurrogateDir holds the surrogate-id mappings of safe-harbor mode
+	// (<data>/deid). Required in safe-harbor mode.
+	SurrogateDir string
+	// OptOut lists source patient ids whose records never enter the output.
+	OptOut []string
+	// Hierarchies of quasi-identifiers; a quasi-identifier missing here uses
+	// the file the policy names or else a built-in hierarchy.
+	Hierarchies map[string]*Hierarchy
+	// RowGroupRows and RowsPerFile cut the output; zero means
+	// [DefaultRowGroupRows] and [DefaultRowsPerFile].
+	RowGroupRows int
+	RowsPerFile  int
+	// Progress, if set, is called now and then with the table being written
+	// and the rows read from it so far.
+	Progress func(table string, rows int64)
+	// Logger; if nil, log lines are discarded.
+	Logger *slog.Logger
+}
+
+// DefaultReferenceDate is the reference date of [Config] without a policy.
+const DefaultReferenceDate = "2026-01-01"
+
+// Output file names beside the table folders.
+const (
+	PolicyFile = "policy.yaml"
+	ReportFile = "deid-report.json"
+)
+
+// ErrNoKey is returned when no de-identification key was given.
+var ErrNoKey = errors.New("no de-identification key (run `cohortnet init` or pass --key-file)")
+
+// ErrOutputExists is returned when the output directory already exists; the
+// user should remove it or choose another.
+var ErrOutputExists = errors.New("output directory already exists")
+
+type run struct {
+	cfg        Config
+	pol        *Policy
+	exp        source.Export
+	keyed      *keyed
+	refDays    int32
+	optOut     map[string]bool
+	index      map[string]int32
+	persons    []person
+	personIDs  *surrogates
+	visitIDs   *surrogates
+	hasNotes   bool
+	customHier map[string]bool
+	kres       *Result
+	qis        []string
+	report     *Report
+	tables     map[string]*TableReport
+	scrubber   *scrub.Scrubber
+	conds      codeCounter
+	drugs      codeCounter
+	yearMin    int32
+	yearMax    int32
+	log        *slog.Logger
+}
+
+// Run de-identifies exp into the dataset directory out, which must not exist:
+// everything is written into a temporary directory beside it and renamed into
+// place only when complete, so a failure or a cancelled ctx leaves nothing.
+func Run(ctx context.Context, exp source.Export, out string, cfg Config) (*Report, error) {
+	if len(cfg.Key) < 16 {
+		return nil, ErrNoKey
+	}
+	pol := cfg.Policy
+	if pol == nil {
+		pol = Preset(Expert, false, DefaultReferenceDate)
+	}
+	if err := pol.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := os.Lstat(out); err == nil {
+		return nil, fmt.Errorf("deid: %s: %w", out, ErrOutputExists)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("deid: %w", err)
+	}
+	ref, _ := pol.referenceTime()
+	r := &run{
+		cfg: cfg, pol: pol, exp: exp, keyed: newKeyed(cfg.Key),
+		refDays: daysOf(int32(ref.Year()), int32(ref.Month()), int32(ref.Day())),
+		optOut:  map[string]bool{}, index: map[string]int32{}, customHier: map[string]bool{},
+		tables: map[string]*TableReport{}, log: cfg.Logger,
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	for _, id := range cfg.OptOut {
+		r.optOut[strings.TrimSpace(id)] = true
+	}
+	if r.cfg.RowGroupRows <= 0 {
+		r.cfg.RowGroupRows = DefaultRowGroupRows
+	}
+	if r.cfg.RowsPerFile <= 0 {
+		r.cfg.RowsPerFile = DefaultRowsPerFile
+	}
+	r.cfg.RowsPerFile = max(r.cfg.RowsPerFile/r.cfg.RowGroupRows, 1) * r.cfg.RowGroupRows
+	r.report = &Report{
+		Format: ReportFormat, Mode: pol.Mode, Intervals: pol.Intervals, ReferenceDate: pol.ReferenceDate,
+		KeyFingerprint: datadir.Fingerprint(cfg.Key),
+		Source:         SourceInfo{Format: exp.Format(), Layout: exp.Layout()},
+		Tables:         r.tables, Files: []FileEntry{},
+	}
+	if !slices.Contains(exp.Tables(), source.Person) {
+		return nil, fmt.Errorf("deid: the export has no person table")
+	}
+	r.hasNotes = slices.Contains(exp.Tables(), source.Note) && pol.Tables[source.Note]["note_text"] != Drop
+	if r.hasNotes {
+		r.scrubber = scrub.New(scrub.Config{})
+	}
+	if pol.Mode == SafeHarbor {
+		if cfg.SurrogateDir == "" {
+			return nil, fmt.Errorf("deid: safe-harbor mode needs the data directory's %s folder for surrogate ids", datadir.DeidDir)
+		}
+		var err error
+		if r.personIDs, err = loadSurrogates(cfg.SurrogateDir, "person"); err != nil {
+			return nil, err
+		}
+		if r.visitIDs, err = loadSurrogates(cfg.SurrogateDir, "visit"); err != nil {
+			return nil, err
+		}
+	}
+
+	parent := filepath.Dir(out)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, fmt.Errorf("deid: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp-")
+	if err != nil {
+		return nil, fmt.Errorf("deid: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, fmt.Errorf("deid: %w", err)
+	}
+
+	r.tables[source.Person] = &TableReport{Columns: map[string]Transform{}}
+	if err := r.readPersons(ctx); err != nil {
+		return nil, err
+	}
+	r.log.Info("deid: persons read", "persons", len(r.persons), "opted_out", r.report.Suppressed.OptOut)
+	if pol.Intervals {
+		if err := r.firstRecords(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if pol.kEnabled() {
+		if err := r.anonymize(); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.writePersons(ctx, tmp); err != nil {
+		return nil, err
+	}
+	for _, t := range exp.Tables() {
+		if t == source.Person || source.Schema(t) == nil {
+			continue
+		}
+		if err := r.writeTable(ctx, tmp, t); err != nil {
+			return nil, err
+		}
+	}
+	r.report.Summary.Conditions = r.conds.top(TopCodes)
+	r.report.Summary.Drugs = r.drugs.top(TopCodes)
+	r.report.Summary.YearMin, r.report.Summary.YearMax = r.yearMin, r.yearMax
+	for _, p := range r.persons {
+		if p.status == kept {
+			r.report.Summary.Persons++
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	polBytes, err := pol.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("deid: encode policy: %w", err)
+	}
+	if err := datadir.WriteFileAtomic(filepath.Join(tmp, PolicyFile), polBytes, 0o644); err != nil {
+		return nil, fmt.Errorf("deid: write policy: %w", err)
+	}
+	repBytes, err := r.report.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("deid: encode report: %w", err)
+	}
+	if err := datadir.WriteFileAtomic(filepath.Join(tmp, ReportFile), repBytes, 0o644); err != nil {
+		return nil, fmt.Errorf("deid: write report: %w", err)
+	}
+	if r.personIDs != nil {
+		if err := r.personIDs.save(); err != nil {
+			return nil, err
+		}
+		if err := r.visitIDs.save(); err != nil {
+			return nil, err
+		}
+	}
+	if err := syncDir(tmp); err != nil {
+		return nil, fmt.Errorf("deid: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return nil, fmt.Errorf("deid: move the dataset into place: %w", err)
+	}
+	done = true
+	if err := syncDir(parent); err != nil {
+		return nil, fmt.Errorf("deid: %w", err)
+	}
+	return r.report, nil
+}
+
+// firstRecords finds each person's first record date across the tables
+// other than person (safe-harbor intervals); a person without any record
+// counts from the birth date.
+func (r *run) firstRecords(ctx context.Context) error {
+	for _, t := range r.exp.Tables() {
+		if t == source.Person || source.Schema(t) == nil {
+			continue
+		}
+		rd, err := r.exp.Read(ctx, t)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", t, err)
+		}
+		var dateCols []string
+		for _, f := range source.Schema(t).Fields() {
+			if arrow.TypeEqual(f.Type, arrow.FixedWidthTypes.Date32) {
+				dateCols = append(dateCols, f.Name)
+			}
+		}
+		for rd.Next() {
+			if err := ctx.Err(); err != nil {
+				rd.Release()
+				return err
+			}
+			c := newCols(rd.RecordBatch())
+			ids, err := c.str("source_person_id")
+			if err != nil || ids == nil {
+				rd.Release()
+				return fmt.Errorf("read %s: no usable source_person_id column", t)
+			}
+			for _, name := range dateCols {
+				a, err := c.date(name)
+				if err != nil {
+					rd.Release()
+					return fmt.Errorf("read %s: %w", t, err)
+				}
+				for i := 0; i < int(c.rec.NumRows()); i++ {
+					d, ok := dv(a, i)
+					if !ok {
+						continue
+					}
+					pi, ok := r.index[sv(ids, i)]
+					if !ok {
+						continue
+					}
+					p := &r.persons[pi]
+					if !p.hasFirst || d < p.first {
+						p.first, p.hasFirst = d, true
+					}
+				}
+			}
+		}
+		err = rd.Err()
+		rd.Release()
+		if err != nil {
+			return fmt.Errorf("read %s: %w", t, err)
+		}
+	}
+	for i := range r.persons {
+		p := &r.persons[i]
+		if !p.hasFirst && p.hasBirth {
+			p.first, p.hasFirst = p.birth, true
+		}
+	}
+	return nil
+}
+
+// anonymize runs the k-anonymity search over the persons not opted out and
+// marks the suppressed ones.
+func (r *run) anonymize() error {
+	ka := r.pol.KAnonymity
+	prob := &Problem{K: ka.K, MaxSuppression: ka.MaxSuppression}
+	for _, q := range ka.QuasiIdentifiers {
+		if p := r.pol.Tables[source.Person][q]; p == Drop {
+			continue
+		}
+		h := r.cfg.Hierarchies[q]
+		if h == nil && ka.Hierarchies[q] != "" {
+			var err error
+			if h, err = LoadHierarchy(ka.Hierarchies[q]); err != nil {
+				return err
+			}
+		}
+		if h != nil {
+			r.customHier[q] = true
+		}
+		r.qis = append(r.qis, q)
+		prob.Attrs = append(prob.Attrs, Attribute{Name: q, Hierarchy: h})
+	}
+	vals := make([]*string, len(r.qis))
+	seen := make([]map[string]bool, len(r.qis))
+	for i := range seen {
+		seen[i] = map[string]bool{}
+	}
+	var order [][]string = make([][]string, len(r.qis))
+	for pi := range r.persons {
+		p := &r.persons[pi]
+		if p.status != kept {
+			continue
+		}
+		for i, q := range r.qis {
+			vals[i] = r.qiValue(p, q)
+			if vals[i] != nil && !seen[i][*vals[i]] {
+				seen[i][*vals[i]] = true
+				order[i] = append(order[i], *vals[i])
+			}
+		}
+		p.tuple = prob.Add(vals, "")
+	}
+	for i := range prob.Attrs {
+		if prob.Attrs[i].Hierarchy == nil {
+			slices.Sort(order[i])
+			prob.Attrs[i].Hierarchy = builtinHierarchy(r.qis[i], order[i])
+		}
+	}
+	res, err := prob.Search()
+	if err != nil {
+		return fmt.Errorf("deid: k-anonymity: %w", err)
+	}
+	r.kres = res
+	for pi := range r.persons {
+		p := &r.persons[pi]
+		if p.status == kept && !res.Kept(p.tuple) {
+			p.status = kSuppressed
+			r.report.Suppressed.KAnonymity++
+		}
+	}
+	kr := &KReport{KRequested: ka.K, KAchieved: res.KAchieved, QuasiIdentifiers: slices.Clone(r.qis),
+		Levels: map[string]int{}, Heights: map[string]int{}, LossMetric: LossMetric, Loss: round6(res.Loss),
+		MaxSuppression: ka.MaxSuppression, Classes: res.Classes, ClassSizes: res.ClassSizes,
+		NodesTotal: res.NodesTotal, NodesEvaluated: res.Evaluated}
+	for i, q := range r.qis {
+		kr.Levels[q] = res.Levels[i]
+		kr.Heights[q] = prob.Attrs[i].Hierarchy.Height()
+	}
+	r.report.KAnonymity = kr
+	risk := res.Risk
+	for _, rp := range []*RiskPair{&risk.Prosecutor, &risk.Journalist, &risk.Marketer} {
+		rp.Highest, rp.Average = round6(rp.Highest), round6(rp.Average)
+	}
+	r.report.Risk = &risk
+	r.log.Info("deid: k-anonymity", "k", res.KAchieved, "suppressed", res.Suppressed, "evaluated", res.Evaluated, "nodes", res.NodesTotal)
+	return nil
+}
+
+func round6(f float64) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(f, 'g', 6, 64), 64)
+	return v
+}
+
+// qiOut returns the generalized output of quasi-identifier q for p: the
+// value, whether it is null, and whether q is generalized at all.
+func (r *run) qiOut(p *person, q string) (string, bool, bool) {
+	if r.kres == nil {
+		return "", false, false
+	}
+	i := slices.Index(r.qis, q)
+	if i < 0 {
+		return "", false, false
+	}
+	if r.kres.Levels[i] == 0 {
+		return "", false, false
+	}
+	v, ok := r.kres.Value(p.tuple, i)
+	if !ok || v == "*" {
+		return "", true, true
+	}
+	return v, false, true
+}
+
+// leadingInt parses the integer a band label starts with ("1980-1984").
+func leadingInt(s string) (int32, bool) {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	v, err := strconv.Atoi(s[:i])
+	if err != nil {
+		return 0, false
+	}
+	return int32(v), true
+}
+
+func (r *run) noteYear(y int32) {
+	if r.yearMin == 0 || y < r.yearMin {
+		r.yearMin = y
+	}
+	if y > r.yearMax {
+		r.yearMax = y
+	}
+}
+
+// dateValue applies a date transform for person p. ok false means null.
+func (r *run) dateValue(tr Transform, p *person, d int32) (int32, bool) {
+	switch tr {
+	case Keep:
+		return d, true
+	case Shift:
+		return d + p.shift, true
+	case Year:
+		y := yearOf(d)
+		if p.topCoded {
+			// no year may imply an age above the top code
+			y = max(y, p.yob)
+			y = min(y, yearOf(r.refDays))
+		}
+		return y, true
+	case Day:
+		if !p.hasFirst {
+			return 0, false
+		}
+		return d - p.first, true
+	}
+	return 0, false
+}
+
+// writePersons writes the person table.
+func (r *run) writePersons(ctx context.Context, root string) error {
+	tr := r.tables[source.Person]
+	spec := r.outColumns(source.Person, tr)
+	w, err := newTableWriter(root, source.Person, outSchema(spec), r.cfg.RowGroupRows, r.cfg.RowsPerFile)
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			w.abort()
+		}
+	}()
+	for pi := range r.persons {
+		if pi%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		p := &r.persons[pi]
+		if p.status != kept {
+			continue
+		}
+		for ci, c := range spec {
+			b := w.bld.Field(ci)
+			r.personValue(b, c, p)
+		}
+		if err := w.rowDone(); err != nil {
+			return err
+		}
+	}
+	files, err := w.close()
+	if err != nil {
+		return err
+	}
+	ok = true
+	tr.RowsOut = w.totalRows
+	r.report.Files = append(r.report.Files, files...)
+	return nil
+}
+
+func appendStr(b array.Builder, s string, null bool) {
+	if null || s == "" {
+		b.AppendNull()
+		return
+	}
+	b.(*array.StringBuilder).Append(s)
+}
+
+func (r *run) personValue(b array.Builder, c outColumn, p *person) {
+	switch c.name {
+	case "person_id":
+		appendStr(b, p.id, false)
+	case "gender", "race", "ethnicity":
+		v := map[string]string{"gender": p.gender, "race": p.race, "ethnicity": p.eth}[c.name]
+		if g, null, gen := r.qiOut(p, c.name); gen {
+			v = g
+			appendStr(b, v, null)
+			return
+		}
+		appendStr(b, v, false)
+	case "year_of_birth":
+		yb := b.(*array.Int32Builder)
+		if !p.hasBirth {
+			yb.AppendNull()
+			return
+		}
+		if g, null, gen := r.qiOut(p, c.name); gen {
+			if v, ok := leadingInt(g); ok && !null {
+				yb.Append(v)
+			} else {
+				yb.AppendNull()
+			}
+			return
+		}
+		yb.Append(p.yob)
+	case "birth_date":
+		db := b.(*array.Date32Builder)
+		if !p.hasBirth {
+			db.AppendNull()
+			return
+		}
+		db.Append(arrow.Date32(p.birth))
+	case "zip3":
+		if g, null, gen := r.qiOut(p, c.name); gen {
+			if !r.customHier["zip3"] || null {
+				b.AppendNull() // built-in: zip3 generalized to the state column
+				return
+			}
+			appendStr(b, g, false)
+			return
+		}
+		appendStr(b, p.zip3, false)
+	case "state":
+		if r.kres != nil && !r.customHier["zip3"] {
+			if i := slices.Index(r.qis, "zip3"); i >= 0 && r.kres.Levels[i] >= 2 {
+				b.AppendNull()
+				return
+			}
+		}
+		appendStr(b, p.state, false)
+	case "city":
+		appendStr(b, p.city, false)
+	case "zip":
+		appendStr(b, p.zip5, false)
+	default:
+		if c.isDate {
+			if !p.hasDeath {
+				b.AppendNull()
+				return
+			}
+			v, ok := r.dateValue(c.tr, p, p.death)
+			appendDate(b, c, v, ok)
+			if ok && c.tr != Day {
+				r.noteYearOf(c, v)
+			}
+			return
+		}
+		b.AppendNull()
+	}
+}
+
+func (r *run) noteYearOf(c outColumn, v int32) {
+	if c.tr == Year {
+		r.noteYear(v)
+	} else {
+		r.noteYear(yearOf(v))
+	}
+}
+
+func appendDate(b array.Builder, c outColumn, v int32, ok bool) {
+	if !ok {
+		b.AppendNull()
+		return
+	}
+	switch bb := b.(type) {
+	case *array.Date32Builder:
+		bb.Append(arrow.Date32(v))
+	case *array.Int32Builder:
+		bb.Append(v)
+	}
+}
+
+// outColumn is a column that is written, with its transform.
+type outColumn struct {
+	column
+	tr Transform
+}
+
+// outColumns lists the written columns of a table and records them in tr.
+func (r *run) outColumns(table string, tr *TableReport) []outColumn {
+	var out []outColumn
+	for _, c := range columns(r.pol.Mode, r.pol.Intervals, table) {
+		t := r.pol.transform(table, c)
+		tr.Columns[c.name] = t
+		if t == Drop {
+			continue
+		}
+		if c.isDate {
+			n, typ, _, _ := dateOut(r.pol.Mode, r.pol.Intervals, c.src)
+			if c.name == "birth_date" {
+				n, typ = c.name, arrow.FixedWidthTypes.Date32
+			}
+			if t == Shift || t == Keep {
+				typ = arrow.FixedWidthTypes.Date32
+			}
+			c.name, c.typ = n, typ
+		}
+		if q := slices.Index(r.qis, c.name); q >= 0 && r.kres != nil && r.kres.Levels[q] > 0 {
+			tr.Columns[c.name] = Generalize
+		}
+		out = append(out, outColumn{column: c, tr: t})
+	}
+	return out
+}
+
+func outSchema(spec []outColumn) *arrow.Schema {
+	fields := make([]arrow.Field, len(spec))
+	for i, c := range spec {
+		fields[i] = arrow.Field{Name: c.name, Type: c.typ, Nullable: true}
+	}
+	return arrow.NewSchema(fields, nil)
+}

@@ -1,0 +1,425 @@
+// Package scrub removes protected health information from free text: names,
+// dates, phone and fax numbers, e-mail addresses, SSNs, record numbers and
+// other ids, URLs, IP addresses, street addresses, ZIP codes and ages over 89
+// are replaced by typed tags such as [NAME] or [DATE].
+//
+// It finds PHI with patterns, with dictionaries of common given and family
+// names, and with the identifiers of the record's own patient when the caller
+// has them ([Identity]). It is a best-effort filter measured by recall and
+// precision on annotated notes, not a proof: text scrubbed here still belongs
+// in a de-identified dataset only under a policy that accepts that risk.
+//
+// It is not the de-identification engine (package deid) and it reads no
+// files; cmd/cohortnet's `deid scrub` does the JSON lines.
+package scrub
+
+import (
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// PHI types, the tags that replace them.
+const (
+	Name    = "NAME"
+	Date    = "DATE"
+	Phone   = "PHONE"
+	ID      = "ID"
+	Address = "ADDRESS"
+	Email   = "EMAIL"
+	URL     = "URL"
+	IP      = "IP"
+	Age     = "AGE>89"
+)
+
+// Span is one piece of PHI: byte offsets [Start, End) into the original text.
+type Span struct {
+	Start int    `json:"start"`
+	End   int    `json:"end"`
+	Type  string `json:"type"`
+}
+
+// CalendarDate is a calendar date of the patient (birth date) to find in any common
+// spelling.
+type CalendarDate struct{ Year, Month, Day int }
+
+// Identity holds one patient's own identifiers, found in text in addition to
+// the patterns. Empty fields are ignored.
+type Identity struct {
+	Names     []string // given, family, maiden names (Synthea's trailing digits are optional in text)
+	IDs       []string // MRN, SSN, licence, passport, ZIP...
+	Phones    []string
+	Emails    []string
+	Addresses []string // street line, city, county, birthplace
+	Dates     []CalendarDate
+}
+
+// Config tunes a [Scrubber]. The zero value uses the built-in dictionaries.
+type Config struct {
+	// ExtraNames are more names to treat as PHI wherever they appear
+	// capitalized (e.g. the institution's staff).
+	ExtraNames []string
+}
+
+// Scrubber finds and replaces PHI. It is safe for concurrent use.
+type Scrubber struct {
+	names map[string]bool // lower-case dictionary names
+}
+
+// New returns a scrubber.
+func New(cfg Config) *Scrubber {
+	s := &Scrubber{names: map[string]bool{}}
+	for _, n := range strings.Fields(givenNames + " " + familyNames) {
+		s.names[strings.ToLower(n)] = true
+	}
+	for _, n := range cfg.ExtraNames {
+		s.names[strings.ToLower(n)] = true
+	}
+	return s
+}
+
+// Result is scrubbed text with the spans of PHI found in the original.
+type Result struct {
+	Text  string `json:"text"`
+	Spans []Span `json:"spans"`
+}
+
+var months = `(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)`
+
+type pattern struct {
+	re    *regexp.Regexp
+	typ   string
+	group int // submatch that is the PHI (0: whole match)
+}
+
+var patterns = []pattern{
+	{re: regexp.MustCompile(`(?i)\b[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}\b`), typ: Email},
+	{re: regexp.MustCompile(`(?i)\b(?:https?://|www\.)[^\s<>"')\]]+`), typ: URL},
+	{re: regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b`), typ: IP},
+	{re: regexp.MustCompile(`\b\d{3}-\d{2}-\d{4}\b`), typ: ID},
+	{re: regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`), typ: ID},
+	{re: regexp.MustCompile(`(?:\+?1[\s.\-]?)?(?:\(\d{3}\)\s?|\b\d{3}[\s.\-])\d{3}[\s.\-]\d{4}\b(?:\s*(?:x|ext\.?)\s*\d{1,5})?`), typ: Phone},
+	{re: regexp.MustCompile(`\b\d{10}\b`), typ: Phone},
+	{re: regexp.MustCompile(`\b(?:1[89]|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+\-]\d{2}:?\d{2})?)?\b`), typ: Date},
+	{re: regexp.MustCompile(`\b(?:0?[1-9]|1[0-2])[/\-.](?:0?[1-9]|[12]\d|3[01])[/\-.](?:\d{4}|\d{2})\b`), typ: Date},
+	{re: regexp.MustCompile(`(?i)\b` + months + `\.?\s+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?,?\s+(?:1[89]|20)\d{2}\b`), typ: Date},
+	{re: regexp.MustCompile(`(?i)\b(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\s+(?:of\s+)?` + months + `\.?,?\s+(?:1[89]|20)\d{2}\b`), typ: Date},
+	{re: regexp.MustCompile(`(?i)\b` + months + `\.?\s+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\b`), typ: Date},
+	{re: regexp.MustCompile(`(?i)\b(?:mrn|medical record(?: number| no\.?)?|record (?:number|no\.?|#)|account(?: number| no\.?)?|acct|member id|policy(?: number)?|plan id|license(?: number)?|licence|passport(?: number)?|ssn|social security(?: number)?|id(?: number)?|patient id|device id|serial(?: number)?|vin)\s*(?:is|:|#|no\.?)?\s*:?\s*([A-Z0-9][A-Z0-9\-]{3,})`), typ: ID, group: 1},
+	{re: regexp.MustCompile(`\b[A-Z]{1,3}\d{6,}[A-Z]?\b|\b\d{7,}\b`), typ: ID},
+	{re: regexp.MustCompile(`\b\d{1,6}(?:\s+[A-Z][A-Za-z'.]*){1,4}\s+(?:` + streetSuffixes + `)\b\.?(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*#?\w+)?`), typ: Address},
+	{re: regexp.MustCompile(`\b(?:P\.?\s?O\.?\s+Box|PO Box)\s+\d+\b`), typ: Address},
+	{re: regexp.MustCompile(`\b(?:A[KLRZ]|C[AOT]|D[CE]|FL|GA|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|PA|RI|S[CD]|T[NX]|UT|V[AT]|W[AIVY])\s+(\d{5}(?:-\d{4})?)\b`), typ: Address, group: 1},
+	{re: regexp.MustCompile(`(?i)\bzip(?:\s*code)?\s*:?\s*(\d{5}(?:-\d{4})?)\b`), typ: Address, group: 1},
+	{re: regexp.MustCompile(`(?i)\b(?:9\d|1[0-4]\d)(?:\s*-?\s*(?:years?|yrs?)(?:\s*-?\s*old)?|\s*y/?o\b)`), typ: Age},
+	{re: regexp.MustCompile(`(?i)\b(?:age[ds]?|aged)\s*:?\s*(?:9\d|1[0-4]\d)\b`), typ: Age},
+	{re: regexp.MustCompile(`\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sr|Sra|Nurse)\.?\s+((?:[A-Z][a-zA-Z'\-]+\d*\.?\s?){1,3})`), typ: Name, group: 1},
+	{re: regexp.MustCompile(`\b[A-Z][a-z]+\d{1,4}\b`), typ: Name}, // Synthea's numbered names
+	{re: regexp.MustCompile(`\b[A-Z][a-zA-Z'\-]+,\s+[A-Z][a-zA-Z'\-]+\s+[A-Z]\.(?:\s|$)`), typ: Name},
+}
+
+const streetSuffixes = `Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Trail|Trl|Square|Sq|Loop|Alley|Row|Path|Pike|Crossing|Run|Walk|Gardens|Heights|Ridge|Hollow|Mill|Gate|Rest|Vale|View|Park|Landing|Station|Port|Bypass|Ramp|Underpass|Junction|Knoll|Green|Glen|Harbor|Manor|Meadow|Meadows|Point|Spur|Center|Club|Common|Commons|Estates|Falls|Ford|Forge|Grove|Haven|Isle|Key|Lake|Lakes|Orchard|Pass|Plaza|Shore|Shores|Springs|Summit|Track|Union|Villa|Village|Ville|Wall|Wells`
+
+// Scrub finds the PHI in text and returns the text with each piece replaced by
+// its tag, and the spans found (offsets into text, sorted, not overlapping).
+// id may be nil.
+func (s *Scrubber) Scrub(text string, id *Identity) Result {
+	var spans []Span
+	add := func(a, b int, t string) {
+		if a < b {
+			spans = append(spans, Span{a, b, t})
+		}
+	}
+	for _, p := range patterns {
+		for _, m := range p.re.FindAllStringSubmatchIndex(text, -1) {
+			a, b := m[2*p.group], m[2*p.group+1]
+			if a < 0 {
+				continue
+			}
+			if p.typ == Name && p.group > 0 {
+				seg := strings.TrimRight(text[a:b], " .")
+				b = a + len(seg)
+			}
+			add(a, b, p.typ)
+		}
+	}
+	s.dictionaryNames(text, add)
+	if id != nil {
+		identitySpans(text, id, add)
+	}
+	spans = merge(spans)
+	var out strings.Builder
+	out.Grow(len(text))
+	prev := 0
+	for _, sp := range spans {
+		out.WriteString(text[prev:sp.Start])
+		out.WriteString("[" + sp.Type + "]")
+		prev = sp.End
+	}
+	out.WriteString(text[prev:])
+	if spans == nil {
+		spans = []Span{}
+	}
+	return Result{Text: out.String(), Spans: spans}
+}
+
+// dictionaryNames marks capitalized words that are known names, and a
+// capitalized word right after one (a family name after a given name).
+func (s *Scrubber) dictionaryNames(text string, add func(a, b int, t string)) {
+	i := 0
+	lastEnd := -1
+	for i < len(text) {
+		r, w := utf8.DecodeRuneInString(text[i:])
+		if !unicode.IsLetter(r) {
+			i += w
+			continue
+		}
+		j := i
+		for j < len(text) {
+			r2, w2 := utf8.DecodeRuneInString(text[j:])
+			if !unicode.IsLetter(r2) && r2 != '\'' && r2 != '-' {
+				break
+			}
+			j += w2
+		}
+		word := text[i:j]
+		k := j
+		for k < len(text) && text[k] >= '0' && text[k] <= '9' {
+			k++
+		}
+		if unicode.IsUpper(r) && len(word) > 1 {
+			lw := strings.ToLower(word)
+			upper := strings.ToUpper(word) == word
+			if s.names[lw] && !stopWords[lw] && !upper {
+				add(i, k, Name)
+				lastEnd = k
+			} else if lastEnd >= 0 && onlySpaces(text[lastEnd:i]) && !stopWords[lw] && !upper {
+				add(i, k, Name) // "Maria Okonkwo": family name after a known given name
+				lastEnd = -1
+			} else {
+				lastEnd = -1
+			}
+		} else {
+			lastEnd = -1
+		}
+		i = k
+	}
+}
+
+func onlySpaces(s string) bool {
+	return len(s) > 0 && len(s) <= 2 && strings.Trim(s, " ") == ""
+}
+
+// identitySpans marks the patient's own identifiers wherever they appear.
+func identitySpans(text string, id *Identity, add func(a, b int, t string)) {
+	lower := strings.ToLower(text)
+	for _, n := range id.Names {
+		base := strings.ToLower(strings.TrimRightFunc(strings.TrimSpace(n), unicode.IsDigit))
+		if len(base) < 2 {
+			continue
+		}
+		for _, part := range append([]string{base}, strings.Fields(base)...) {
+			if len(part) < 2 {
+				continue
+			}
+			findWord(lower, part, func(a, b int) {
+				for b < len(text) && text[b] >= '0' && text[b] <= '9' {
+					b++
+				}
+				add(a, b, Name)
+			})
+		}
+	}
+	for _, v := range id.IDs {
+		findAll(lower, strings.ToLower(strings.TrimSpace(v)), 3, func(a, b int) { add(a, b, ID) })
+	}
+	for _, v := range id.Emails {
+		findAll(lower, strings.ToLower(strings.TrimSpace(v)), 3, func(a, b int) { add(a, b, Email) })
+	}
+	for _, v := range id.Addresses {
+		v = strings.ToLower(strings.TrimSpace(v))
+		findWord(lower, v, func(a, b int) { add(a, b, Address) })
+		// the street line without its unit, and a city with Synthea's digits
+		if f := strings.Fields(v); len(f) > 3 {
+			findWord(lower, strings.Join(f[:3], " "), func(a, b int) { add(a, b, Address) })
+		}
+	}
+	for _, v := range id.Phones {
+		digits := onlyDigits(v)
+		if len(digits) < 7 {
+			continue
+		}
+		phoneDigits(text, digits, func(a, b int) { add(a, b, Phone) })
+	}
+	for _, d := range id.Dates {
+		for _, f := range dateSpellings(d) {
+			findAll(lower, f, 6, func(a, b int) { add(a, b, Date) })
+		}
+	}
+}
+
+func findAll(lower, needle string, minLen int, fn func(a, b int)) {
+	if len(needle) < minLen {
+		return
+	}
+	for off := 0; ; {
+		i := strings.Index(lower[off:], needle)
+		if i < 0 {
+			return
+		}
+		fn(off+i, off+i+len(needle))
+		off += i + len(needle)
+	}
+}
+
+// findWord is findAll at word boundaries.
+func findWord(lower, needle string, fn func(a, b int)) {
+	findAll(lower, needle, 2, func(a, b int) {
+		if a > 0 {
+			r, _ := utf8.DecodeLastRuneInString(lower[:a])
+			if unicode.IsLetter(r) {
+				return
+			}
+		}
+		if b < len(lower) {
+			r, _ := utf8.DecodeRuneInString(lower[b:])
+			if unicode.IsLetter(r) {
+				return
+			}
+		}
+		fn(a, b)
+	})
+}
+
+func onlyDigits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// phoneDigits finds runs of digits and separators whose digits end with the
+// phone's last ten (or all of them when shorter).
+func phoneDigits(text, digits string, fn func(a, b int)) {
+	if len(digits) > 10 {
+		digits = digits[len(digits)-10:]
+	}
+	for i := 0; i < len(text); i++ {
+		if text[i] < '0' || text[i] > '9' {
+			continue
+		}
+		j, n := i, 0
+		var got strings.Builder
+		for j < len(text) && n <= 14 {
+			c := text[j]
+			if c >= '0' && c <= '9' {
+				got.WriteByte(c)
+				n++
+			} else if !strings.ContainsRune(" .-()+", rune(c)) {
+				break
+			}
+			j++
+		}
+		g := got.String()
+		if k := strings.Index(g, digits); k >= 0 && len(digits) >= 7 {
+			// extend the span from the first to the last digit of the match
+			end := i
+			cnt := 0
+			for end < j && cnt < k+len(digits) {
+				if text[end] >= '0' && text[end] <= '9' {
+					cnt++
+				}
+				end++
+			}
+			fn(i, end)
+			i = end
+		} else {
+			for i+1 < len(text) && text[i+1] >= '0' && text[i+1] <= '9' {
+				i++
+			}
+		}
+	}
+}
+
+var monthNames = []string{"january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"}
+
+func dateSpellings(d CalendarDate) []string {
+	if d.Month < 1 || d.Month > 12 || d.Day < 1 || d.Day > 31 {
+		return nil
+	}
+	y, m, dd := itoa(d.Year), d.Month, d.Day
+	mn := monthNames[m-1]
+	return []string{
+		y + "-" + pad2(m) + "-" + pad2(dd),
+		pad2(m) + "/" + pad2(dd) + "/" + y,
+		itoa(m) + "/" + itoa(dd) + "/" + y,
+		mn + " " + itoa(dd) + ", " + y,
+		mn + " " + itoa(dd) + " " + y,
+		itoa(dd) + " " + mn + " " + y,
+		mn[:3] + " " + itoa(dd) + ", " + y,
+	}
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b []byte
+	neg := i < 0
+	if neg {
+		i = -i
+	}
+	for i > 0 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+		i /= 10
+	}
+	if neg {
+		b = append([]byte{'-'}, b...)
+	}
+	return string(b)
+}
+
+func pad2(i int) string {
+	if i < 10 {
+		return "0" + itoa(i)
+	}
+	return itoa(i)
+}
+
+// priority decides the type of merged overlapping spans: more specific kinds
+// first.
+var priority = map[string]int{Email: 0, URL: 1, IP: 2, Phone: 3, ID: 4, Date: 5, Age: 6, Address: 7, Name: 8}
+
+// merge sorts spans and joins overlapping ones.
+func merge(spans []Span) []Span {
+	if len(spans) == 0 {
+		return nil
+	}
+	sort.Slice(spans, func(i, j int) bool {
+		if spans[i].Start != spans[j].Start {
+			return spans[i].Start < spans[j].Start
+		}
+		return spans[i].End > spans[j].End
+	})
+	out := []Span{spans[0]}
+	for _, s := range spans[1:] {
+		last := &out[len(out)-1]
+		if s.Start < last.End {
+			if s.End > last.End {
+				if s.End-s.Start > last.End-last.Start && priority[s.Type] < priority[last.Type] {
+					last.Type = s.Type
+				}
+				last.End = s.End
+			}
+			continue
+		}
+		out = append(out, s)
+	}
+	return slices.Clip(out)
+}
