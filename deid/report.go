@@ -14,19 +14,19 @@ const ReportFormat = "cohortnet-deid-report/1"
 // fixed; new fields may be added). It holds no wall-clock time, so the same
 // input, key and policy give the same bytes.
 type Report struct {
-	Format        string                  `json:"format"`
-	Mode          Mode                    `json:"mode"`
-	Intervals     bool                    `json:"intervals"`
-	ReferenceDate string                  `json:"reference_date"`
-	KeyFingerprint string                 `json:"key_fingerprint"`
-	Source        SourceInfo              `json:"source"`
-	Tables        map[string]*TableReport `json:"tables"`
-	Files         []FileEntry             `json:"files"`
-	Suppressed    Suppressed              `json:"suppressed"`
-	KAnonymity    *KReport                `json:"k_anonymity"`
-	LDiversity    *LReport                `json:"l_diversity"`
-	Risk          *Risk                   `json:"risk"`
-	Summary       Summary                 `json:"summary"`
+	Format         string                  `json:"format"`
+	Mode           Mode                    `json:"mode"`
+	Intervals      bool                    `json:"intervals"`
+	ReferenceDate  string                  `json:"reference_date"`
+	KeyFingerprint string                  `json:"key_fingerprint"`
+	Source         SourceInfo              `json:"source"`
+	Tables         map[string]*TableReport `json:"tables"`
+	Files          []FileEntry             `json:"files"`
+	Suppressed     Suppressed              `json:"suppressed"`
+	KAnonymity     *KReport                `json:"k_anonymity"`
+	LDiversity     *LReport                `json:"l_diversity"`
+	Risk           *Risk                   `json:"risk"`
+	Summary        Summary                 `json:"summary"`
 }
 
 // SourceInfo names the adapter and layout the input came from.
