@@ -82,6 +82,7 @@ func (h *Host) startGossip() error {
 		params.Topics[h.topicName(t)] = &pubsub.TopicScoreParams{
 			SkipAtomicValidation:           true,
 			TopicWeight:                    1,
+			TimeInMeshQuantum:              time.Second, // unused (weight 0) but divides
 			InvalidMessageDeliveriesWeight: invalidMessageWeight,
 			InvalidMessageDeliveriesDecay:  pubsub.ScoreParameterDecay(time.Hour),
 		}
