@@ -19,9 +19,9 @@ const (
 var CSVFiles = []string{"patients.csv", "encounters.csv", "conditions.csv", "medications.csv", "immunizations.csv", "observations.csv", "procedures.csv"}
 
 type csvSink struct {
-	g                                      *generator
-	pat, enc, cond, med, imm, obs, proc    *outFile
-	all                                    []*outFile
+	g                                   *generator
+	pat, enc, cond, med, imm, obs, proc *outFile
+	all                                 []*outFile
 }
 
 func newCSVSink(dir string, g *generator) (*csvSink, error) {

@@ -120,29 +120,29 @@ type adverseEvent struct {
 // patient is one generated person with every record, reused between
 // patients so generation allocates little.
 type patient struct {
-	index                                    int
-	id                                       uuid
-	birth, death                             int32 // death < 0: alive at the end
-	gender                                   byte  // 'F' or 'M'
-	first, last, maiden, prefix, suffix      string
-	marital, race, ethnicity                 string
-	birthplace, address, unit                string
-	home                                     *place
-	zip                                      string
-	lat, lon                                 float64
-	ssn, drivers, passport, mrn, phone       string
-	email                                    string
-	expenses, coverage                       float64
-	payer                                    int
-	relative, relation                       string
-	encs                                     []encounter
-	conds                                    []condition
-	meds                                     []medication
-	imms                                     []immunization
-	obs                                      []observation
-	procs                                    []procedure
-	aes                                      []adverseEvent
-	notes                                    []note
+	index                               int
+	id                                  uuid
+	birth, death                        int32 // death < 0: alive at the end
+	gender                              byte  // 'F' or 'M'
+	first, last, maiden, prefix, suffix string
+	marital, race, ethnicity            string
+	birthplace, address, unit           string
+	home                                *place
+	zip                                 string
+	lat, lon                            float64
+	ssn, drivers, passport, mrn, phone  string
+	email                               string
+	expenses, coverage                  float64
+	payer                               int
+	relative, relation                  string
+	encs                                []encounter
+	conds                               []condition
+	meds                                []medication
+	imms                                []immunization
+	obs                                 []observation
+	procs                               []procedure
+	aes                                 []adverseEvent
+	notes                               []note
 }
 
 func newPatient() *patient { return &patient{} }

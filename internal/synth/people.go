@@ -57,9 +57,9 @@ var (
 		"Street", "Avenue", "Road", "Lane", "Drive", "Court", "Way", "Boulevard", "Place", "Terrace",
 		"Lock", "Neck", "Underpass", "Union", "Throughway", "Light", "Landing", "Ville", "Dam", "Vale", "Junction",
 	}
-	unitKinds = []string{"Apt", "Unit", "Suite"}
-	prefixes  = [...]string{"Mr.", "Mrs.", "Ms.", "Dr."}
-	emailDoms = []string{"example.com", "example.org", "mail.example.net"}
+	unitKinds       = []string{"Apt", "Unit", "Suite"}
+	prefixes        = [...]string{"Mr.", "Mrs.", "Ms.", "Dr."}
+	emailDoms       = []string{"example.com", "example.org", "mail.example.net"}
 	clinicianTitles = []string{"Dr.", "Dr.", "Dr.", "NP", "PA"}
 )
 
