@@ -97,7 +97,7 @@ type File struct {
 	CID       cid.Cid // CIDv1, raw, sha2-256 of the whole file
 	Size      int64
 	Rows      int64    // rows of a Parquet file; 0 for other files
-	ChunkSize int64    // [ChunkSize] when written by this package
+	ChunkSize int64    // always [ChunkSize] in this format version
 	Chunks    [][]byte // sha256 of each chunk, in order
 }
 
@@ -392,7 +392,10 @@ func (f *File) validate() error {
 	if _, err := FileDigest(f.CID); err != nil {
 		return fmt.Errorf("file %s: %w", f.Path, err)
 	}
-	if f.Size < 0 || f.ChunkSize <= 0 || f.Rows < 0 {
+	if f.ChunkSize != ChunkSize {
+		return fmt.Errorf("file %s: chunk size %d, want %d", f.Path, f.ChunkSize, ChunkSize)
+	}
+	if f.Size < 0 || f.Rows < 0 {
 		return fmt.Errorf("file %s: size %d, chunk size %d, rows %d", f.Path, f.Size, f.ChunkSize, f.Rows)
 	}
 	if int64(len(f.Chunks)) != NumChunks(f.Size, f.ChunkSize) {

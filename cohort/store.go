@@ -43,7 +43,8 @@ func (e *CorruptError) Error() string {
 //
 //	blobs/<cid>      the files, named by CID, read-only, where DuckDB reads them
 //	chunks/<cid>     their chunk digests, computed once at import
-//	manifests/<cid>  signed manifests (see [Catalog])
+//	manifests/<cid>  signed manifests, DAG-CBOR (see [Catalog])
+//	retracted/<cid>  retraction marks with their reasons
 //	tmp/, partial/   imports and receptions in progress
 //
 // A file appears in blobs/ only complete and verified: imports hash while
@@ -55,7 +56,7 @@ type Store struct {
 
 // OpenStore opens (creating if needed) the store in dir.
 func OpenStore(dir string) (*Store, error) {
-	for _, sub := range []string{"blobs", "chunks", "manifests", "tmp", "partial"} {
+	for _, sub := range []string{"blobs", "chunks", "manifests", "retracted", "tmp", "partial"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
