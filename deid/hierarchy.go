@@ -144,7 +144,7 @@ func (h *Hierarchy) Marshal() []byte {
 			if i > 0 {
 				b.WriteByte(';')
 			}
-			if strings.ContainsAny(f, "\";") || (f != "" && f[0] == '"') {
+			if f == "" || strings.ContainsAny(f, "\";") || f != strings.TrimSpace(f) {
 				b.WriteString(`"` + strings.ReplaceAll(f, `"`, `""`) + `"`)
 			} else {
 				b.WriteString(f)

@@ -235,7 +235,7 @@ func ParsePolicy(data []byte, defaults *Policy) (*Policy, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&raw); err != nil && !errors.Is(err, io.EOF) {
-		return nil, policyErr("%v", err)
+		return nil, policyErr("%s", yamlError(err))
 	}
 	if raw.Format != "" && raw.Format != PolicyFormat {
 		return nil, policyErr("format %q: want %q", raw.Format, PolicyFormat)
@@ -255,6 +255,9 @@ func ParsePolicy(data []byte, defaults *Policy) (*Policy, error) {
 	}
 	if raw.Intervals != nil {
 		intervals = *raw.Intervals
+	}
+	if intervals && mode != SafeHarbor {
+		return nil, policyErr("intervals apply to safe-harbor mode only (mode is %s)", mode)
 	}
 	if raw.ReferenceDate != nil {
 		ref = *raw.ReferenceDate
@@ -284,10 +287,28 @@ func ParsePolicy(data []byte, defaults *Policy) (*Policy, error) {
 			p.Tables[t][c] = tr
 		}
 	}
+	if k := p.KAnonymity; k != nil && (raw.KAnonymity == nil || raw.KAnonymity.QuasiIdentifiers == nil) {
+		// default quasi-identifiers the policy drops are simply not released
+		k.QuasiIdentifiers = slices.DeleteFunc(k.QuasiIdentifiers, func(q string) bool { return p.Tables[source.Person][q] == Drop })
+	}
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// yamlError makes a YAML decoding error one line, without Go type names.
+func yamlError(err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		var msgs []string
+		for _, m := range te.Errors {
+			m, _, _ = strings.Cut(m, " in type ")
+			msgs = append(msgs, m)
+		}
+		return strings.Join(msgs, "; ")
+	}
+	return strings.ReplaceAll(err.Error(), "\n", " ")
 }
 
 func columnNames(mode Mode, intervals bool, table string) []string {
