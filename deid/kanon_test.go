@@ -196,7 +196,7 @@ func TestLDiversity(t *testing.T) {
 func TestParseHierarchy(t *testing.T) {
 	tests := []struct {
 		name, in, wantErr string
-		height          int
+		height            int
 	}{
 		{"ok", "a;x;*\nb;x;*\nc;y;*\n", "", 3},
 		{"quoted", "\"a;b\";x\n\"c\"\"d\";x\n", "", 2},
