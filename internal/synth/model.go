@@ -720,7 +720,7 @@ func (g *generator) demographics(p *patient) {
 		p.birthplace = pick(g, foreignBirthplaces)
 	} else {
 		bp := g.placeList[g.placeZ.pick(r.Float64())]
-		p.birthplace = bp.city + "  " + bp.state + "  US"
+		p.birthplace = bp.city + ", " + bp.state + ", US"
 	}
 	p.payer = r.IntN(len(g.payers))
 	if ageNow >= 65 {

@@ -246,9 +246,14 @@ func (g *generator) note(p *patient, ei int, pl *plan, age int) {
 	nb.lit("Follow-up on ")
 	nb.phi(PHIDate, "follow-up", g.dateText(pl.day+int32(7+r.IntN(60))))
 	nb.lit(".\n\n")
-	nb.phi(PHIName, "clinician", clin)
-	nb.lit(", ")
-	nb.lit(title)
+	if title == "Dr." {
+		nb.lit("Dr. ")
+		nb.phi(PHIName, "clinician", clin)
+	} else {
+		nb.phi(PHIName, "clinician", clin)
+		nb.lit(", ")
+		nb.lit(title)
+	}
 	nb.lit("\n")
 
 	p.notes = append(p.notes, note{id: g.uuid(), enc: ei, day: pl.day, typ: typ, text: nb.b, spans: nb.spans})

@@ -140,10 +140,10 @@ var restrictedPlaces = []place{
 var RestrictedZIP3 = []string{"036", "059", "063", "102", "203", "556", "692", "790", "821", "823", "830", "831", "878", "879", "884", "890", "893"}
 
 var foreignBirthplaces = []string{
-	"Juarez  Chihuahua  MX", "Guadalajara  Jalisco  MX", "Manila  National Capital Region  PH",
-	"Mumbai  Maharashtra  IN", "Shanghai  Shanghai  CN", "Santo Domingo  Distrito Nacional  DO",
-	"San Salvador  San Salvador  SV", "Ho Chi Minh City  Ho Chi Minh  VN", "Port-au-Prince  Ouest  HT",
-	"Lagos  Lagos  NG", "Seoul  Seoul  KR", "Kingston  Kingston  JM",
+	"Juarez, Chihuahua, MX", "Guadalajara, Jalisco, MX", "Manila, National Capital Region, PH",
+	"Mumbai, Maharashtra, IN", "Shanghai, Shanghai, CN", "Santo Domingo, Distrito Nacional, DO",
+	"San Salvador, San Salvador, SV", "Ho Chi Minh City, Ho Chi Minh, VN", "Port-au-Prince, Ouest, HT",
+	"Lagos, Lagos, NG", "Seoul, Seoul, KR", "Kingston, Kingston, JM",
 }
 
 // Race and ethnicity codes (CDC race and ethnicity code set) for FHIR US Core.

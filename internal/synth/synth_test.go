@@ -63,7 +63,7 @@ func firstLine(t *testing.T, path string) string {
 }
 
 func TestSameSeedSameBytes(t *testing.T) {
-	for _, format := range []string{FormatSyntheaCSV} {
+	for _, format := range []string{FormatSyntheaCSV, FormatFHIR} {
 		t.Run(format, func(t *testing.T) {
 			cfg := Config{Patients: 300, Seed: 7, Format: format, Institution: "Hospital A"}
 			a, resA := generate(t, cfg)

@@ -183,25 +183,25 @@ var (
 
 // Immunizations (CVX).
 var (
-	cvxFlu   = concept{"140", "Influenza  seasonal  injectable  preservative free"}
+	cvxFlu   = concept{"140", "Influenza, seasonal, injectable, preservative free"}
 	cvxTd    = concept{"113", "Td (adult) preservative free"}
-	cvxCOVID = concept{"208", "SARS-COV-2 (COVID-19) vaccine  mRNA  spike protein  LNP  preservative free  30 mcg/0.3mL dose"}
+	cvxCOVID = concept{"208", "SARS-COV-2 (COVID-19) vaccine, mRNA, spike protein, LNP, preservative free, 30 mcg/0.3mL dose"}
 	cvxChild = []concept{
-		{"08", "Hep B  adolescent or pediatric"},
+		{"08", "Hep B, adolescent or pediatric"},
 		{"10", "IPV"},
 		{"20", "DTaP"},
 		{"49", "Hib (PRP-OMP)"},
 		{"133", "Pneumococcal conjugate PCV 13"},
-		{"116", "rotavirus  pentavalent"},
+		{"116", "rotavirus, pentavalent"},
 		{"03", "MMR"},
 		{"21", "varicella"},
-		{"83", "Hep A  ped/adol  2 dose"},
-		{"62", "HPV  quadrivalent"},
+		{"83", "Hep A, ped/adol, 2 dose"},
+		{"62", "HPV, quadrivalent"},
 		{"114", "meningococcal MCV4P"},
 		{"115", "Tdap"},
 	}
 	cvxSenior = []concept{
-		{"33", "pneumococcal polysaccharide vaccine  23 valent"},
+		{"33", "pneumococcal polysaccharide vaccine, 23 valent"},
 		{"121", "zoster"},
 	}
 )
@@ -219,7 +219,7 @@ var (
 		{"866148006", "Screening for domestic abuse (procedure)"},
 		{"713106006", "Screening for drug abuse (procedure)"},
 		{"73761001", "Colonoscopy"},
-		{"90226004", "Cytopathology procedure  preparation of smear  genital source"},
+		{"90226004", "Cytopathology procedure, preparation of smear, genital source"},
 		{"395142003", "Allergy screening test"},
 	}
 	procAcute = []concept{
