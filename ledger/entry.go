@@ -74,6 +74,10 @@ type Entry struct {
 	Epsilon    float64 // "epsilon": release, privacy budget spent (0: none)
 
 	Sig []byte // "sig"
+
+	// Index is the entry's position when it was read from a log; it is not
+	// part of the encoding.
+	Index uint64
 }
 
 // entrySigPrefix separates entry signatures from every other use of an

@@ -174,7 +174,7 @@ func (o *Operator) rebuild(ctx context.Context) error {
 	}
 	st := NewState()
 	i := uint64(0)
-	for raw, err := range readEntries(ctx, o.reader.ReadEntryBundle, 0, size) {
+	for raw, err := range readEntries(ctx, o.reader.ReadEntryBundle, 0, size, size) {
 		if err != nil {
 			return fmt.Errorf("ledger: rebuild state: %w", err)
 		}
@@ -189,13 +189,14 @@ func (o *Operator) rebuild(ctx context.Context) error {
 	return nil
 }
 
-// readEntries yields the encoded entries [from, to) of a log.
-func readEntries(ctx context.Context, get client.EntryBundleFetcherFunc, from, to uint64) func(func([]byte, error) bool) {
+// readEntries yields the encoded entries [from, to) of a log of treeSize entries.
+func readEntries(ctx context.Context, get client.EntryBundleFetcherFunc, from, to, treeSize uint64) func(func([]byte, error) bool) {
 	return func(yield func([]byte, error) bool) {
 		if to <= from {
 			return
 		}
-		size := func(context.Context) (uint64, error) { return to, nil }
+		size := func(context.Context) (uint64, error) { return treeSize, nil }
+		left := to - from
 		for b, err := range client.EntryBundles(ctx, 2, size, get, from, to-from) {
 			if err != nil {
 				yield(nil, err)
@@ -211,9 +212,12 @@ func readEntries(ctx context.Context, get client.EntryBundleFetcherFunc, from, t
 				return
 			}
 			for _, raw := range eb.Entries[b.RangeInfo.First : b.RangeInfo.First+b.RangeInfo.N] {
-				if !yield(raw, nil) {
+				// client.EntryBundles (Tessera v1.0.4) may run past from+N,
+				// so stop at to here.
+				if left == 0 || !yield(raw, nil) {
 					return
 				}
+				left--
 			}
 		}
 	}
