@@ -275,3 +275,52 @@ func anyCode(codes []Code, q string) bool {
 	}
 	return false
 }
+
+// Listing is the public face of a dataset version, as `cohortnet cohorts
+// list` and the node's API show it.
+type Listing struct {
+	Manifest    string   `json:"manifest"`
+	Name        string   `json:"name"`
+	Version     int64    `json:"version"`
+	Institution string   `json:"institution"`
+	Publisher   string   `json:"publisher"`
+	PeerID      string   `json:"peer_id"`
+	Title       string   `json:"title"`
+	Access      string   `json:"access"`
+	Mode        string   `json:"deid_mode"`
+	Created     string   `json:"created"`
+	Persons     int64    `json:"persons"`
+	YearMin     int64    `json:"year_min,omitempty"`
+	YearMax     int64    `json:"year_max,omitempty"`
+	Tables      int      `json:"tables"`
+	Rows        int64    `json:"rows"`
+	Bytes       int64    `json:"bytes"`
+	Conditions  []Code   `json:"conditions"`
+	Drugs       []Code   `json:"drugs"`
+	Retracted   bool     `json:"retracted"`
+	KAchieved   *int64   `json:"k_achieved,omitempty"`
+	HighestRisk *float64 `json:"highest_risk,omitempty"`
+}
+
+// Listing summarizes the entry.
+func (e Entry) Listing() Listing {
+	m := e.Manifest
+	l := Listing{
+		Manifest: e.CID.String(), Name: m.Name, Version: m.Version, Institution: Institution(m.Name),
+		Publisher: m.Publisher.Name, PeerID: m.Publisher.PeerID, Title: m.Title, Access: m.Access,
+		Mode: m.Deid.Mode, Created: m.Created, Tables: len(m.Tables), Retracted: e.Retracted,
+		KAchieved: m.Deid.KAchieved, HighestRisk: m.Deid.HighestRisk,
+		Conditions: []Code{}, Drugs: []Code{},
+	}
+	for _, t := range m.Tables {
+		l.Rows += t.Rows
+	}
+	for _, f := range m.Files() {
+		l.Bytes += f.Size
+	}
+	if s := m.Summary; s != nil {
+		l.Persons, l.YearMin, l.YearMax = s.Persons, s.YearMin, s.YearMax
+		l.Conditions, l.Drugs = s.Conditions, s.Drugs
+	}
+	return l
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/ipld/go-ipld-prime"
 	"github.com/ipld/go-ipld-prime/codec/dagcbor"
+	"github.com/ipld/go-ipld-prime/codec/dagjson"
 	"github.com/ipld/go-ipld-prime/node/bindnode"
 	"github.com/ipld/go-ipld-prime/schema"
 )
@@ -124,10 +125,10 @@ type Summary struct {
 
 // Code is a coded concept with its count of persons or records.
 type Code struct {
-	Vocabulary string
-	Code       string
-	Name       string
-	Count      int64
+	Vocabulary string `json:"vocabulary"`
+	Code       string `json:"code"`
+	Name       string `json:"name"`
+	Count      int64  `json:"count"`
 }
 
 // manifestSchema is the IPLD schema of a manifest. Its fields are in the
@@ -450,4 +451,15 @@ func fileFromHashes(path string, c cid.Cid, h Hashes, rows int64) File {
 // reflectCopy stores *src into *dst; both are pointers to the same type.
 func reflectCopy(dst, src any) {
 	reflect.ValueOf(dst).Elem().Set(reflect.ValueOf(src).Elem())
+}
+
+// DAGJSON returns the manifest in DAG-JSON, the IPLD JSON form of the same
+// data model (links as {"/": cid}, bytes as {"/": {"bytes": base64}}), for
+// people and JSON tools. The CID is of the DAG-CBOR bytes, not these.
+func (m *Manifest) DAGJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	if err := dagjson.Encode(bindnode.Wrap(m, manifestType).Representation(), &buf); err != nil {
+		return nil, fmt.Errorf("encode manifest as dag-json: %w", err)
+	}
+	return buf.Bytes(), nil
 }

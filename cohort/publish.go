@@ -150,7 +150,7 @@ func Publish(ctx context.Context, st *Store, who Signer, opts PublishOptions) (*
 		return nil, fmt.Errorf("access tier %q: use one of %s", access, strings.Join(AccessTiers, ", "))
 	}
 	if allowed := AllowedAccess(mode); !slices.Contains(allowed, access) {
-		return nil, refuse("access %s is looser than a %s allows (allowed: %s)", access, modeText(mode), strings.Join(allowed, ", "))
+		return nil, refuse("access %s is looser than %s allows (allowed: %s)", access, modeText(mode), strings.Join(allowed, ", "))
 	}
 
 	// What goes in: with a report, exactly its files; without, every Parquet file.
@@ -317,16 +317,19 @@ func Publish(ctx context.Context, st *Store, who Signer, opts PublishOptions) (*
 	if _, _, err := st.AddManifest(sm); err != nil {
 		return nil, err
 	}
-	log.Info("published", "dataset", name, "version", m.Version, "manifest", c, "files", res.Files, "bytes", res.Bytes)
+	log.Debug("published", "dataset", name, "version", m.Version, "manifest", c, "files", res.Files, "bytes", res.Bytes)
 	res.CID, res.Manifest, res.Signed = c, m, sm
 	return res, nil
 }
 
 func modeText(mode string) string {
 	if mode == ModeNone {
-		return "dataset without a de-identification report"
+		return "a dataset without a de-identification report"
 	}
-	return mode + "-mode dataset"
+	if mode == ModeExpert {
+		return "an expert-mode dataset"
+	}
+	return "a " + mode + "-mode dataset"
 }
 
 // datasetName turns --name into `<institution>/<name>`.
