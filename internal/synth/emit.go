@@ -135,7 +135,9 @@ func (g *generator) emit(p *patient, pl *plan, lastDay int32, firstExposure []in
 			g.addMed(p, ei, start, d, a.concept, 1+r.Float64()*60, 1, false, lastDay)
 			p.meds[len(p.meds)-1].stop = int64(stop)*secondsPerDay + int64(pl.sec)
 		}
-		g.addObs(p, ei, start, &obsTemp, age)
+		if g.chance(0.6) {
+			g.addObs(p, ei, start, &obsTemp, age)
+		}
 		if g.chance(0.4) {
 			g.addProc(p, ei, start, pick(g, procAcute), a.concept, 200+r.Float64()*2000)
 		}

@@ -246,7 +246,7 @@ func newGenerator(cfg Config) *generator {
 	g.end = daysFromCivil(cfg.EndYear, 12, 31)
 
 	// The institution's own fixed parts: organizations, clinicians, mix.
-	g.src.Seed(g.inst, splitmix(uint64(cfg.Seed)))
+	g.src.Seed(g.inst, 0x1457)
 	r := g.r
 	norg := 1 + r.IntN(3)
 	instName := cfg.Institution
@@ -363,6 +363,9 @@ func newGenerator(cfg Config) *generator {
 	return g
 }
 
+// lifespan is a sampled person's birth and death day, for calibration.
+type lifespan struct{ birth, death int32 }
+
 func (g *generator) planSignals() {
 	span := g.end - g.start
 	for k, s := range g.cfg.Signals {
@@ -377,7 +380,7 @@ func (g *generator) planSignals() {
 		}
 		// First exposures fall in a two-year uptake period (a drug that
 		// became common then); the event's background is highest around it.
-		const upLen = 548
+		const upLen = 365
 		if span <= upLen+2*WindowDays {
 			sp.upStart, sp.upEnd = g.start, g.end-WindowDays-1
 		} else {
@@ -396,8 +399,22 @@ func (g *generator) planSignals() {
 		sp.hHi = -math.Log(1-p0) / float64(WindowDays+1)
 		sp.hLo = sp.hHi / 40
 		sp.pExpose = 0.3
-		sp.pEvent = min(s.RR*p0*g.aliveShare(&sp), 0.95)
 		g.signals = append(g.signals, sp)
+	}
+	if len(g.signals) == 0 {
+		return
+	}
+	const sample = 20000
+	g.src.Seed(g.inst^0xa11e, splitmix(uint64(g.cfg.Seed)^0x5a3e))
+	lives := make([]lifespan, sample)
+	var p patient
+	for i := range lives {
+		g.demographics(&p)
+		lives[i] = lifespan{p.birth, p.death}
+	}
+	for i := range g.signals {
+		s := &g.signals[i]
+		s.pEvent = min(s.RR*(1-math.Exp(-s.hHi*float64(WindowDays+1)))*g.aliveShare(s, lives), 0.95)
 	}
 }
 
@@ -407,13 +424,9 @@ func (g *generator) planSignals() {
 // exposure-based comparison samples for them cannot have the event, which
 // dilutes the unexposed risk by this share; the exposed risk is scaled by it
 // so that the comparison observes the planted relative risk.
-func (g *generator) aliveShare(s *sigPlan) float64 {
-	const sample = 20000
-	g.src.Seed(g.inst^0xa11e, splitmix(uint64(g.cfg.Seed)^0x5a3e))
-	var p patient
+func (g *generator) aliveShare(s *sigPlan, lives []lifespan) float64 {
 	sum, weight := 0.0, 0.0
-	for i := 0; i < sample; i++ {
-		g.demographics(&p)
+	for _, p := range lives {
 		a0, a1 := max(g.start, p.birth), g.end
 		if p.death >= 0 {
 			a1 = p.death
@@ -507,12 +520,12 @@ func (g *generator) patient(p *patient, i int) {
 			continue
 		}
 		age := p.ageAt(d)
-		prob := 0.15
+		prob := 0.12
 		switch {
 		case age < 18:
-			prob = 0.35
-		case age >= 65:
 			prob = 0.3
+		case age >= 65:
+			prob = 0.25
 		}
 		if g.chance(prob * g.wellnessAdj) {
 			add(d, kWellness, 0, 0)
