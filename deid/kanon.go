@@ -57,14 +57,14 @@ type dim struct {
 // of the record's tuple, for [Result.Released] and [Result.Value].
 func (p *Problem) Add(values []*string, sensitive string) int32 {
 	if p.dims == nil {
-		p.dims = make([]dim, len(p.Attrs))
+		p.dims = make([]dim, len(values))
 		for i := range p.dims {
 			p.dims[i] = dim{values: map[string]int32{}, labels: []string{""}}
 		}
 		p.index = map[string]int32{}
 		p.sens = map[string]int32{}
 	}
-	ids := make([]int32, len(p.Attrs)+1)
+	ids := make([]int32, len(p.dims)+1)
 	for i, v := range values {
 		if v == nil {
 			continue
@@ -104,6 +104,9 @@ func (p *Problem) Add(values []*string, sensitive string) int32 {
 
 // prepare maps every value to its label at every level.
 func (p *Problem) prepare() error {
+	if p.dims != nil && len(p.dims) != len(p.Attrs) {
+		return fmt.Errorf("k-anonymity: records have %d values, %d attributes declared", len(p.dims), len(p.Attrs))
+	}
 	if p.dims == nil {
 		p.dims = make([]dim, len(p.Attrs))
 		for i := range p.dims {

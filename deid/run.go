@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -154,23 +153,12 @@ func Run(ctx context.Context, exp source.Export, out string, cfg Config) (*Repor
 		}
 	}
 
-	parent := filepath.Dir(out)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
-		return nil, fmt.Errorf("deid: %w", err)
-	}
-	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(out)+".tmp-")
+	ds, err := newDataset(out)
 	if err != nil {
-		return nil, fmt.Errorf("deid: %w", err)
+		return nil, err
 	}
-	done := false
-	defer func() {
-		if !done {
-			os.RemoveAll(tmp)
-		}
-	}()
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return nil, fmt.Errorf("deid: %w", err)
-	}
+	defer ds.cleanup()
+	tmp := ds.tmp
 
 	r.tables[source.Person] = &TableReport{Columns: map[string]Transform{}}
 	if err := r.readPersons(ctx); err != nil {
@@ -213,17 +201,8 @@ func Run(ctx context.Context, exp source.Export, out string, cfg Config) (*Repor
 	if err != nil {
 		return nil, fmt.Errorf("deid: encode policy: %w", err)
 	}
-	if err := datadir.WriteFileAtomic(filepath.Join(tmp, PolicyFile), polBytes, 0o644); err != nil {
-		return nil, fmt.Errorf("deid: write policy: %w", err)
-	}
-	repBytes, err := r.report.Marshal()
-	if err != nil {
-		return nil, fmt.Errorf("deid: encode report: %w", err)
-	}
-	if err := datadir.WriteFileAtomic(filepath.Join(tmp, ReportFile), repBytes, 0o644); err != nil {
-		return nil, fmt.Errorf("deid: write report: %w", err)
-	}
 	if r.personIDs != nil {
+		// saved before the dataset appears, so its ids are never lost
 		if err := r.personIDs.save(); err != nil {
 			return nil, err
 		}
@@ -231,18 +210,8 @@ func Run(ctx context.Context, exp source.Export, out string, cfg Config) (*Repor
 			return nil, err
 		}
 	}
-	if err := syncDir(tmp); err != nil {
-		return nil, fmt.Errorf("deid: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
+	if err := ds.commit(ctx, polBytes, r.report); err != nil {
 		return nil, err
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		return nil, fmt.Errorf("deid: move the dataset into place: %w", err)
-	}
-	done = true
-	if err := syncDir(parent); err != nil {
-		return nil, fmt.Errorf("deid: %w", err)
 	}
 	return r.report, nil
 }
