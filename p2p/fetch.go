@@ -266,13 +266,20 @@ func (f *fetch) setFatal(err error) {
 
 func (f *fetch) requeue(j job) { f.queue <- j }
 
-// worker fetches chunks from one provider over one stream at a time.
+// pipelineDepth is how many requests a worker keeps in flight on its stream:
+// the provider sends the next chunk while this one is verified and written.
+const pipelineDepth = 2
+
+// worker fetches chunks from one provider over one stream at a time, with
+// up to [pipelineDepth] requests in flight.
 func (f *fetch) worker(p *provider) {
 	buf := make([]byte, f.maxChunk)
 	var (
-		st    network.Stream
-		r     *bufio.Reader
-		unreg func() bool
+		st       network.Stream
+		r        *bufio.Reader
+		unreg    func() bool
+		inflight []job
+		scratch  []byte
 	)
 	closeStream := func(reset bool) {
 		if st == nil {
@@ -286,69 +293,92 @@ func (f *fetch) worker(p *provider) {
 		}
 		st = nil
 	}
-	defer closeStream(false)
-	for {
-		var j job
-		select {
-		case <-p.ctx.Done():
-			return
-		case <-f.allDone:
-			return
-		case j = <-f.queue:
-		}
-		if st == nil {
-			// A provider we are no longer connected to and cannot dial
-			// (it stopped, or left the network) is dropped at once: the
-			// swarm has already tried each of its addresses.
-			connected := f.h.Network().Connectedness(p.id) == network.Connected
-			sctx, cancel := context.WithTimeout(p.ctx, f.cfg.RequestTimeout)
-			s, err := f.h.NewStream(sctx, p.id, ChunkProtocol)
-			cancel()
-			if err != nil {
-				f.requeue(j)
-				err = fmt.Errorf("open stream: %w", err)
-				if p.ctx.Err() != nil {
-					return
-				}
-				if !connected {
-					f.log.Warn("p2p: fetch: dropping unreachable provider", "peer", p.id, "err", err)
-					p.drop(err)
-					return
-				}
-				if p.fail(err, f.cfg.MaxFailures) {
-					return
-				}
-				f.backoff(p)
-				continue
-			}
-			st, r = s, bufio.NewReaderSize(s, 64<<10)
-			unreg = context.AfterFunc(p.ctx, func() { _ = s.Reset() })
-		}
-		data, err := f.request(st, r, j, buf)
-		if err != nil {
+	// fail puts back the chunks in flight, resets the stream and decides
+	// whether the provider stays; it reports whether the worker goes on.
+	fail := func(err error) bool {
+		for _, j := range inflight {
 			f.requeue(j)
-			closeStream(true)
-			if p.ctx.Err() != nil {
-				return
-			}
-			if errors.Is(err, ErrRefused) || errors.Is(err, ErrBadChunk) {
-				f.log.Warn("p2p: fetch: dropping provider", "peer", p.id, "err", err)
-				p.drop(err)
-				return
-			}
-			if p.fail(err, f.cfg.MaxFailures) {
-				f.log.Warn("p2p: fetch: dropping provider", "peer", p.id, "err", err)
-				return
-			}
-			f.backoff(p)
-			continue
 		}
-		if sha256.Sum256(data) != j.f.desc.Digests[j.i] {
-			f.requeue(j)
-			closeStream(true)
-			err := fmt.Errorf("file %s chunk %d: %w", j.f.desc.CID, j.i, ErrBadChunk)
+		inflight = inflight[:0]
+		closeStream(true)
+		if p.ctx.Err() != nil {
+			return false
+		}
+		if errors.Is(err, ErrRefused) || errors.Is(err, ErrBadChunk) {
 			f.log.Warn("p2p: fetch: dropping provider", "peer", p.id, "err", err)
 			p.drop(err)
+			return false
+		}
+		if p.fail(err, f.cfg.MaxFailures) {
+			f.log.Warn("p2p: fetch: dropping provider", "peer", p.id, "err", err)
+			return false
+		}
+		f.backoff(p)
+		return true
+	}
+	defer func() {
+		for _, j := range inflight {
+			f.requeue(j)
+		}
+		closeStream(len(inflight) > 0)
+	}()
+	for {
+		// Fill the pipeline: wait for a first job, take more if there are.
+		for len(inflight) < pipelineDepth {
+			var j job
+			if len(inflight) == 0 {
+				select {
+				case <-p.ctx.Done():
+					return
+				case <-f.allDone:
+					return
+				case j = <-f.queue:
+				}
+			} else {
+				select {
+				case j = <-f.queue:
+				default:
+				}
+				if j.f == nil {
+					break
+				}
+			}
+			if st == nil {
+				if !f.open(p, &st, &r, &unreg) {
+					f.requeue(j)
+					if p.ctx.Err() != nil {
+						return
+					}
+					f.backoff(p)
+					continue
+				}
+			}
+			inflight = append(inflight, j)
+			d := j.f.desc
+			scratch = chunkRequest{File: d.CID, Index: uint64(j.i), Size: uint64(d.ChunkSize)}.append(scratch[:0])
+			_ = st.SetDeadline(time.Now().Add(f.cfg.RequestTimeout))
+			if _, err := st.Write(scratch); err != nil {
+				if !fail(fmt.Errorf("send request: %w", err)) {
+					return
+				}
+			}
+		}
+		if len(inflight) == 0 {
+			continue
+		}
+		j := inflight[0]
+		_ = st.SetDeadline(time.Now().Add(f.cfg.RequestTimeout))
+		data, err := f.readChunk(r, j, buf)
+		if err != nil {
+			if !fail(err) {
+				return
+			}
+			continue
+		}
+		inflight = append(inflight[:0], inflight[1:]...)
+		if sha256.Sum256(data) != j.f.desc.Digests[j.i] {
+			f.requeue(j)
+			fail(fmt.Errorf("file %s chunk %d: %w", j.f.desc.CID, j.i, ErrBadChunk))
 			return
 		}
 		if err := f.sink.WriteChunk(f.ctx, j.f.desc.CID, j.i, data); err != nil {
@@ -371,6 +401,32 @@ func (f *fetch) worker(p *provider) {
 			f.doneOnce.Do(func() { close(f.allDone) })
 		}
 	}
+}
+
+// open opens a chunk stream to p. A provider we are no longer connected to
+// and cannot dial (it stopped, or left the network) is dropped at once: the
+// swarm has already tried each of its addresses. It reports success.
+func (f *fetch) open(p *provider, st *network.Stream, r **bufio.Reader, unreg *func() bool) bool {
+	connected := f.h.Network().Connectedness(p.id) == network.Connected
+	sctx, cancel := context.WithTimeout(p.ctx, f.cfg.RequestTimeout)
+	s, err := f.h.NewStream(sctx, p.id, ChunkProtocol)
+	cancel()
+	if err != nil {
+		err = fmt.Errorf("open stream: %w", err)
+		if p.ctx.Err() != nil {
+			return false
+		}
+		if !connected {
+			f.log.Warn("p2p: fetch: dropping unreachable provider", "peer", p.id, "err", err)
+			p.drop(err)
+			return false
+		}
+		p.fail(err, f.cfg.MaxFailures)
+		return false
+	}
+	*st, *r = s, bufio.NewReaderSize(s, 64<<10)
+	*unreg = context.AfterFunc(p.ctx, func() { _ = s.Reset() })
+	return true
 }
 
 func (f *fetch) backoff(p *provider) {
@@ -401,6 +457,12 @@ func (f *fetch) request(st network.Stream, r *bufio.Reader, j job, buf []byte) (
 	if _, err := st.Write(req.append(nil)); err != nil {
 		return nil, fmt.Errorf("send request: %w", err)
 	}
+	return f.readChunk(r, j, buf)
+}
+
+// readChunk reads the response to a request for chunk j into buf.
+func (f *fetch) readChunk(r *bufio.Reader, j job, buf []byte) ([]byte, error) {
+	d := j.f.desc
 	hdr, err := readResponseHeader(r, MaxChunkSize)
 	if err != nil {
 		return nil, err

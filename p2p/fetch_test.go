@@ -174,8 +174,10 @@ func TestFetchFromTwoProvidersAndResume(t *testing.T) {
 	if !errors.Is(err, ErrNoProviders) {
 		t.Fatalf("fetch from a stopped provider: got %v, want ErrNoProviders", err)
 	}
-	if res.Bytes != 7*testChunk {
-		t.Fatalf("first attempt wrote %d bytes, want %d", res.Bytes, 7*testChunk)
+	// Chunks in flight when it stopped may be lost; what arrived is kept.
+	firstBytes := res.Bytes
+	if firstBytes == 0 || firstBytes > 7*testChunk || firstBytes%testChunk != 0 {
+		t.Fatalf("first attempt wrote %d bytes, want 1 to 7 chunks of %d", firstBytes, testChunk)
 	}
 
 	// Resumed from two providers, only the missing chunks are fetched.
@@ -192,8 +194,8 @@ func TestFetchFromTwoProvidersAndResume(t *testing.T) {
 		total += f.Size
 		sameBytes(t, filepath.Join(storeDir, f.CID.String()), sink.Path(f.CID))
 	}
-	if res.Resumed != 7*testChunk || res.Bytes != total-7*testChunk {
-		t.Fatalf("resumed %d and fetched %d bytes, want %d and %d", res.Resumed, res.Bytes, 7*testChunk, total-7*testChunk)
+	if res.Resumed != firstBytes || res.Bytes != total-firstBytes {
+		t.Fatalf("resumed %d and fetched %d bytes, want %d and %d", res.Resumed, res.Bytes, firstBytes, total-firstBytes)
 	}
 	for _, p := range []peer.ID{a.ID(), b.ID()} {
 		if res.Providers[p].Chunks == 0 {
@@ -250,13 +252,24 @@ func TestUnauthorizedGetsNoBytes(t *testing.T) {
 	})
 
 	t.Run("session accounting", func(t *testing.T) {
-		select {
-		case s := <-sessions:
-			if s.Requester != req.ID() || s.Key != f.CID || s.Chunks != 1 || s.Bytes != testChunk || s.Denied < 2 {
-				t.Fatalf("session %+v: want one chunk of %d bytes served and at least 2 refusals to %s", s, testChunk, req.ID())
+		// The refused fetch and the raw requests may fall into one session or
+		// two, depending on timing; together they count one chunk served.
+		var total Session
+		for total.Chunks < 1 || total.Denied < 2 {
+			select {
+			case s := <-sessions:
+				if s.Requester != req.ID() || s.Key != f.CID {
+					t.Fatalf("session %+v: want requester %s and file %s", s, req.ID(), f.CID)
+				}
+				total.Chunks += s.Chunks
+				total.Bytes += s.Bytes
+				total.Denied += s.Denied
+			case <-time.After(5 * time.Second):
+				t.Fatalf("sessions reported so far count %+v: want one chunk of %d bytes and at least 2 refusals", total, testChunk)
 			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("no session reported after the idle timeout")
+		}
+		if total.Chunks != 1 || total.Bytes != testChunk {
+			t.Fatalf("sessions count %d chunks, %d bytes: want 1 chunk of %d bytes", total.Chunks, total.Bytes, testChunk)
 		}
 	})
 }
