@@ -1,0 +1,217 @@
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/cohortnet/cohortnet/query/ae"
+)
+
+// AEAnswer is one institution's signed release of adverse-event counts
+// from the datasets it published: N, a + b per drug, a + c per event (for
+// reports), and a (with a + c for exposures) per pair seen. Every value from
+// 1 to MinCell − 1 is suppressed (nil); nothing else is.
+type AEAnswer struct {
+	Institution string            `json:"institution"`
+	Peer        string            `json:"peer"`
+	Config      SignalConfig      `json:"config"`
+	Datasets    []DatasetRef      `json:"datasets"`
+	MinCell     int64             `json:"min_cell"`
+	N           *int64            `json:"n"`
+	Drugs       map[string]*int64 `json:"drugs"`
+	Events      map[string]*int64 `json:"events,omitempty"`
+	Pairs       []AEPair          `json:"pairs"`
+	Names       map[string]string `json:"names,omitempty"`
+	Skipped     []string          `json:"skipped,omitempty"`
+	Created     time.Time         `json:"created"`
+	Signature   []byte            `json:"signature,omitempty"`
+}
+
+// AEPair is one pair's released counts.
+type AEPair struct {
+	Pair
+	A     *int64 `json:"a"`
+	Event *int64 `json:"event"` // a + c
+}
+
+const aeDomain = "cohortnet/ae-answer/v1\n"
+
+func (a *AEAnswer) signedBytes() ([]byte, error) {
+	c := *a
+	c.Signature = nil
+	b, err := json.Marshal(c)
+	return append([]byte(aeDomain), b...), err
+}
+
+// Verify checks the signature against the answer's peer id.
+func (a *AEAnswer) Verify() error {
+	id, err := peer.Decode(a.Peer)
+	if err != nil {
+		return fmt.Errorf("query: verify ae answer from %s: %w", a.Institution, err)
+	}
+	pub, err := id.ExtractPublicKey()
+	if err != nil {
+		return fmt.Errorf("query: verify ae answer from %s: %w", a.Institution, err)
+	}
+	b, err := a.signedBytes()
+	if err != nil {
+		return err
+	}
+	if ok, err := pub.Verify(b, a.Signature); err != nil || !ok {
+		return fmt.Errorf("%w (from %s)", ErrBadSignature, a.Institution)
+	}
+	return nil
+}
+
+// AnswerAE counts adverse events over the node's own datasets and releases
+// them with small values suppressed, signed, recorded as releases.
+func (a *Answerer) AnswerAE(ctx context.Context, requester string, cfg SignalConfig) (*AEAnswer, error) {
+	if a.Key == nil {
+		return nil, fmt.Errorf("query: ae answer: no node key to sign with")
+	}
+	id, err := peer.IDFromPrivateKey(a.Key)
+	if err != nil {
+		return nil, fmt.Errorf("query: ae answer: %w", err)
+	}
+	cfg.OwnOnly = true
+	c, err := a.Engine.Counts(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	min := a.MinCell
+	if min == 0 {
+		min = DefaultMinCell
+	}
+	keep := func(v int64) *int64 {
+		if v > 0 && v < min {
+			return nil
+		}
+		return &v
+	}
+	now := time.Now
+	if a.Now != nil {
+		now = a.Now
+	}
+	out := &AEAnswer{Institution: a.Institution, Peer: id.String(), Config: cfg, MinCell: min, N: keep(c.N),
+		Drugs: map[string]*int64{}, Events: map[string]*int64{}, Names: c.Names, Skipped: c.Skipped,
+		Created: now().UTC().Truncate(time.Second)}
+	ds, _ := a.Engine.selectDatasets(cfg)
+	for _, d := range ds {
+		out.Datasets = append(out.Datasets, DatasetRef{Name: d.Name, Institution: d.Institution, Manifest: d.Manifest})
+	}
+	for k, v := range c.Drug {
+		out.Drugs[k] = keep(v)
+	}
+	for k, v := range c.Event {
+		out.Events[k] = keep(v)
+	}
+	// Every pair with a ≥ 1, and, for exposures, pairs seen only among the
+	// unexposed (their a + c matters when pooling).
+	for _, p := range sortedPairs(c.cells) {
+		cl := c.cells[p]
+		out.Pairs = append(out.Pairs, AEPair{Pair: p, A: keep(cl.a), Event: keep(cl.event)})
+	}
+	b, err := out.signedBytes()
+	if err != nil {
+		return nil, err
+	}
+	if out.Signature, err = a.Key.Sign(b); err != nil {
+		return nil, fmt.Errorf("query: ae answer: sign: %w", err)
+	}
+	if a.Releases != nil {
+		for _, d := range out.Datasets {
+			if err := a.Releases.Record(ctx, Release{Dataset: d.Manifest, Requester: requester, Query: "ae:" + cfg.Source, Time: out.Created}); err != nil {
+				return nil, fmt.Errorf("query: ae answer: record release: %w", err)
+			}
+		}
+	}
+	return out, nil
+}
+
+func sortedPairs(m map[Pair]pairCell) []Pair {
+	ps := make([]Pair, 0, len(m))
+	for p := range m {
+		ps = append(ps, p)
+	}
+	slices.SortFunc(ps, func(x, y Pair) int {
+		if x.Drug != y.Drug {
+			if x.Drug < y.Drug {
+				return -1
+			}
+			return 1
+		}
+		if x.Event < y.Event {
+			return -1
+		}
+		if x.Event > y.Event {
+			return 1
+		}
+		return 0
+	})
+	return ps
+}
+
+// PooledSignals verifies answers and pools them per pair: each site's (a,
+// a + b, a + c, N), a suppressed value counting as zero, so a pooled a is a
+// lower bound when a site suppressed it (SitesSuppressed counts those).
+// Answers that do not verify are returned in rejected.
+func PooledSignals(answers []*AEAnswer, minCount int64, drug, event string) (signals []Signal, rejected []string) {
+	var ok []*AEAnswer
+	for _, a := range answers {
+		if err := a.Verify(); err != nil {
+			rejected = append(rejected, a.Institution+": "+err.Error())
+			continue
+		}
+		ok = append(ok, a)
+	}
+	pairs := map[Pair]bool{}
+	names := map[string]string{}
+	for _, a := range ok {
+		for _, p := range a.Pairs {
+			pairs[p.Pair] = true
+		}
+		for k, v := range a.Names {
+			names[k] = v
+		}
+	}
+	for p := range pairs {
+		if drug != "" && p.Drug != drug || event != "" && p.Event != event {
+			continue
+		}
+		var rs []ae.Release
+		for _, a := range ok {
+			r := ae.Release{Site: a.Institution, N: a.N, Drug: a.Drugs[p.Drug]}
+			if r.Drug == nil && a.Drugs[p.Drug] == nil {
+				if _, listed := a.Drugs[p.Drug]; !listed {
+					zero := int64(0)
+					r.Drug = &zero
+				}
+			}
+			i := slices.IndexFunc(a.Pairs, func(x AEPair) bool { return x.Pair == p })
+			if i >= 0 {
+				r.A, r.Event = a.Pairs[i].A, a.Pairs[i].Event
+			} else {
+				zero := int64(0)
+				r.A = &zero
+				r.Event = a.Events[p.Event]
+				if _, listed := a.Events[p.Event]; !listed {
+					r.Event = &zero
+				}
+			}
+			rs = append(rs, r)
+		}
+		pooled := ae.Pool(rs)
+		if pooled.A < minCount {
+			continue
+		}
+		signals = append(signals, Signal{Pair: p, DrugName: names["drug:"+p.Drug], EventName: names["event:"+p.Event],
+			Stats: ae.Compute(pooled.Table()), LowerBound: pooled.LowerBound, SitesSuppressed: pooled.Suppressed})
+	}
+	sortSignals(signals)
+	return signals, rejected
+}
