@@ -105,31 +105,49 @@ func TestSameSeedSameBytes(t *testing.T) {
 	}
 }
 
+// TestOtherInstitutionOtherPatients checks that the same seed at another
+// institution gives another hospital: other patients, another geographic and
+// demographic mix, but the same code systems.
 func TestOtherInstitutionOtherPatients(t *testing.T) {
-	a, _ := generate(t, Config{Patients: 200, Seed: 1, Institution: "Hospital A"})
-	b, _ := generate(t, Config{Patients: 200, Seed: 1, Institution: "Hospital B"})
-	ids := map[string]bool{}
-	readCSV(t, filepath.Join(a, "patients.csv"), func(r map[string]string) { ids[r["Id"]] = true })
-	states := map[string]int{}
-	readCSV(t, filepath.Join(b, "patients.csv"), func(r map[string]string) {
-		if ids[r["Id"]] {
-			t.Fatalf("patient %s is in both hospitals", r["Id"])
-		}
-		states[r["STATE"]]++
-	})
-	statesA := map[string]int{}
-	readCSV(t, filepath.Join(a, "patients.csv"), func(r map[string]string) { statesA[r["STATE"]]++ })
-	top := func(m map[string]int) string {
-		best := ""
-		for k, v := range m {
-			if best == "" || v > m[best] || (v == m[best] && k < best) {
-				best = k
-			}
-		}
-		return best
+	type mix struct {
+		ids    map[string]bool
+		states map[string]float64
+		codes  map[string]int
+		n      float64
 	}
-	if top(states) == top(statesA) {
-		t.Logf("both hospitals have most patients in %s (possible, but the mix should differ)", top(states))
+	load := func(institution string) mix {
+		out, _ := generate(t, Config{Patients: 500, Seed: 1, Institution: institution})
+		m := mix{ids: map[string]bool{}, states: map[string]float64{}, codes: map[string]int{}}
+		readCSV(t, filepath.Join(out, "patients.csv"), func(r map[string]string) {
+			m.ids[r["Id"]] = true
+			m.states[r["STATE"]]++
+			m.n++
+		})
+		readCSV(t, filepath.Join(out, "conditions.csv"), func(r map[string]string) { m.codes[r["CODE"]]++ })
+		return m
+	}
+	a, b := load("Hospital A"), load("Hospital B")
+	for id := range b.ids {
+		if a.ids[id] {
+			t.Fatalf("patient %s is in both hospitals", id)
+		}
+	}
+	// Total variation distance between the state distributions.
+	tv := 0.0
+	for st := range a.states {
+		tv += max(a.states[st]/a.n-b.states[st]/b.n, 0)
+	}
+	if tv < 0.3 {
+		t.Errorf("state mix of the two hospitals differs by %.2f (total variation), want a different hospital", tv)
+	}
+	shared := 0
+	for code, n := range b.codes {
+		if n >= 10 && a.codes[code] > 0 {
+			shared++
+		}
+	}
+	if shared < 20 {
+		t.Errorf("only %d common condition codes of Hospital B also occur at Hospital A", shared)
 	}
 }
 
