@@ -1,0 +1,200 @@
+package ledgerd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
+
+	"github.com/cohortnet/cohortnet/consortium"
+	"github.com/cohortnet/cohortnet/internal/datadir"
+	"github.com/cohortnet/cohortnet/ledger"
+)
+
+// freeAddr returns a loopback address nothing listens on.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// cluster is a consortium laid out in data directories as the CLI would:
+// an admin holding the consortium key, an operator, witnesses and a hospital.
+type cluster struct {
+	operator, hospital, lab datadir.Dir
+	witnesses               []datadir.Dir
+	ledgerURL               string
+	file                    []byte // the signed configuration
+}
+
+func initDir(t testing.TB, name, short string, roles ...string) datadir.Dir {
+	t.Helper()
+	d := datadir.Open(t.TempDir())
+	if _, err := d.Init(datadir.InitOptions{Config: datadir.Config{Name: name, ShortName: short, Roles: roles}}); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func newCluster(t testing.TB, witnesses, quorum int) *cluster {
+	t.Helper()
+	admin := datadir.Open(t.TempDir())
+	if _, err := consortium.Init(admin, "Crash Test Consortium"); err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{
+		operator: initDir(t, "Ledger", "ledger", "ledger"),
+		hospital: initDir(t, "Hospital A", "hospital-a", "hospital"),
+		lab:      initDir(t, "Lab", "lab", "researcher"),
+	}
+	draft, err := consortium.LoadDraft(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct {
+		d     datadir.Dir
+		short string
+		role  string
+	}{{c.hospital, "hospital-a", "hospital"}, {c.lab, "lab", "researcher"}} {
+		id, _ := m.d.PeerID()
+		if err := draft.AddMember(consortium.Member{Peer: id, Name: m.short, ShortName: m.short, Roles: []string{m.role}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opID, _ := c.operator.PeerID()
+	c.ledgerURL = "http://" + freeAddr(t)
+	if err := draft.SetLedger(opID, c.ledgerURL, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range witnesses {
+		w := initDir(t, fmt.Sprintf("Witness %d", i), fmt.Sprintf("w%d", i), "witness")
+		id, _ := w.PeerID()
+		if err := draft.AddWitness(id, "http://"+freeAddr(t), fmt.Sprintf("witness-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		c.witnesses = append(c.witnesses, w)
+	}
+	if err := draft.SetQuorum(quorum); err != nil {
+		t.Fatal(err)
+	}
+	if err := consortium.SaveDraft(admin, draft); err != nil {
+		t.Fatal(err)
+	}
+	s, err := consortium.SignDraft(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.file = s.File
+	for _, d := range append([]datadir.Dir{c.operator, c.hospital, c.lab}, c.witnesses...) {
+		if _, err := consortium.Install(d, s.File, consortium.InstallOptions{Key: s.Key}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// run starts Run for d in the background and waits until it serves.
+func run(t testing.TB, ctx context.Context, d datadir.Dir, roles ...string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	ready := make(chan struct{}, len(roles))
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{Data: d, Roles: roles, MirrorInterval: -1, Ready: func(string, string) { ready <- struct{}{} }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("Run %v: %v", roles, err)
+		}
+	})
+	for range roles {
+		select {
+		case <-ready:
+		case err := <-done:
+			t.Fatalf("Run %v: %v", roles, err)
+		case <-time.After(20 * time.Second):
+			t.Fatal("role did not start")
+		}
+	}
+}
+
+func manifestCID(s string) cid.Cid {
+	mh, _ := multihash.Sum([]byte(s), multihash.SHA2_256, -1)
+	return cid.NewCidV1(cid.DagCBOR, mh)
+}
+
+// The roles run from data directories as `cohortnet node` runs them: a
+// hospital publishes, grants and the lab's mirror sees it, verified.
+func TestNodeRolesEndToEnd(t *testing.T) {
+	c := newCluster(t, 3, 2)
+	ctx := t.Context()
+	for _, w := range c.witnesses {
+		run(t, ctx, w, "witness")
+	}
+	run(t, ctx, c.operator, "ledger")
+
+	m := manifestCID("hospital-a/diabetes v1")
+	pub := ledger.NewEntry(ledger.KindPublish, time.Now())
+	pub.Manifest, pub.Dataset, pub.Version, pub.Access = m, "hospital-a/diabetes", 1, "restricted"
+	cm, err := Submit(ctx, c.hospital, pub, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	labID, _ := c.lab.PeerID()
+	gr := ledger.NewEntry(ledger.KindGrant, time.Now())
+	gr.Dataset, gr.Grantee, gr.Expires = "hospital-a/diabetes", labID, time.Now().Add(24*time.Hour)
+	if _, err := Submit(ctx, c.hospital, gr, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The lab cannot grant itself access.
+	self := ledger.NewEntry(ledger.KindGrant, time.Now())
+	self.Dataset, self.Grantee = "hospital-a/diabetes", labID
+	if _, err := Submit(ctx, c.lab, self, nil); !errors.Is(err, ledger.ErrRefused) {
+		t.Fatalf("self-grant: %v, want ErrRefused", err)
+	}
+
+	o, err := OpenMirror(ctx, c.lab, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.UpdateErr != nil {
+		t.Fatal(o.UpdateErr)
+	}
+	st := o.Mirror.State()
+	if !st.LiveGrant("hospital-a/diabetes", labID, time.Now()) {
+		t.Fatal("the lab's mirror does not see its grant")
+	}
+	if p, ok := st.LatestPublish("hospital-a/diabetes"); !ok || p.Manifest != m || p.Index != cm.Index {
+		t.Fatalf("latest publish %+v %v", p, ok)
+	}
+	proof, err := o.Mirror.Prove(ctx, cm.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ledger.VerifiersFor(o.Consortium.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ledger.VerifyCommitment(proof, v); err != nil {
+		t.Fatal(err)
+	}
+	src, _ := ledger.HTTPSource(c.ledgerURL, nil)
+	if _, err := ledger.VerifyLog(ctx, src, v, o.Mirror.Checkpoint()); err != nil {
+		t.Fatal(err)
+	}
+	// Without a consortium a node is told so.
+	alone := initDir(t, "Alone", "alone", "hospital")
+	if _, err := Submit(ctx, alone, pub, nil); !errors.Is(err, consortium.ErrNotInstalled) {
+		t.Fatalf("submit without a consortium: %v", err)
+	}
+}
