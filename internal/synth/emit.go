@@ -55,8 +55,7 @@ func (g *generator) emit(p *patient, pl *plan, lastDay int32, firstExposure []in
 		if g.chance(0.55) {
 			g.addProc(p, ei, start, pick(g, procWellness), concept{}, 300+r.Float64()*500)
 		}
-		if age >= 18 && g.chance(0.12) {
-			f := pick(g, findings)
+		if f := pick(g, findings); age >= 18 && g.chance(0.12) && !g.planted[f.code] {
 			p.conds = append(p.conds, condition{start: pl.day, stop: -1, enc: ei, concept: f})
 		}
 		noteP = 0.06
@@ -67,7 +66,7 @@ func (g *generator) emit(p *patient, pl *plan, lastDay int32, firstExposure []in
 		e.reason = c.concept
 		e.base = 85.55
 		p.conds = append(p.conds, condition{start: pl.day, stop: -1, enc: ei, concept: c.concept})
-		if c.med.code != "" {
+		if c.med.code != "" && !g.planted[c.med.code] {
 			g.addMed(p, ei, start, c.med, c.concept, c.medCost, 12, c.yearlyRx, lastDay)
 		}
 		if g.chance(0.3) {
@@ -87,7 +86,7 @@ func (g *generator) emit(p *patient, pl *plan, lastDay int32, firstExposure []in
 		e.typ = encFollowUp
 		e.reason = c.concept
 		e.base = 85.55
-		if c.med.code != "" && c.yearlyRx {
+		if c.med.code != "" && c.yearlyRx && !g.planted[c.med.code] {
 			g.addMed(p, ei, start, c.med, c.concept, c.medCost, 12, true, lastDay)
 		}
 		if g.chance(0.4) {
@@ -127,11 +126,10 @@ func (g *generator) emit(p *patient, pl *plan, lastDay int32, firstExposure []in
 		e.reason = a.concept
 		stop := pl.day + int32(max(a.days/2+r.IntN(a.days+1), 1))
 		p.conds = append(p.conds, condition{start: pl.day, stop: stop, enc: ei, concept: a.concept})
-		if a.med.code != "" && g.chance(0.7) {
+		if a.med.code != "" && g.chance(0.7) && !g.planted[a.med.code] {
 			g.addMed(p, ei, start, a.med, a.concept, 2+r.Float64()*30, 1, false, lastDay)
 			p.meds[len(p.meds)-1].stop = int64(stop)*secondsPerDay + int64(pl.sec)
-		} else if a.med.code == "" && g.chance(0.35) {
-			d := genDrugs[g.drugZ.pick(r.Float64())]
+		} else if d := genDrugs[g.drugZ.pick(r.Float64())]; a.med.code == "" && g.chance(0.35) && !g.planted[d.code] {
 			g.addMed(p, ei, start, d, a.concept, 1+r.Float64()*60, 1, false, lastDay)
 			p.meds[len(p.meds)-1].stop = int64(stop)*secondsPerDay + int64(pl.sec)
 		}

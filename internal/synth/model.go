@@ -229,7 +229,7 @@ type generator struct {
 	acuteZ      zipf
 	acuteList   []acute
 	drugZ       zipf
-	excludedRx  map[string]bool
+	planted     map[string]bool // signal drug and event codes: only signals write them
 	signals     []sigPlan
 	plans       []plan
 	lineBuf     []byte
@@ -333,7 +333,7 @@ func newGenerator(cfg Config) *generator {
 		sig[s.Event] = true
 		sig[s.Drug] = true
 	}
-	g.excludedRx = sig
+	g.planted = sig
 	for _, a := range acutes {
 		if !sig[a.code] && a.weight > 0 {
 			g.acuteList = append(g.acuteList, a)
@@ -370,14 +370,8 @@ func (g *generator) planSignals() {
 	span := g.end - g.start
 	for k, s := range g.cfg.Signals {
 		sp := sigPlan{Signal: s}
-		sp.drugName = knownDrugs[s.Drug]
-		if sp.drugName == "" {
-			sp.drugName = "RxNorm concept " + s.Drug
-		}
-		sp.eventName = knownEvents[s.Event]
-		if sp.eventName == "" {
-			sp.eventName = "SNOMED CT concept " + s.Event
-		}
+		sp.drugName = drugName(s.Drug)
+		sp.eventName = conditionName(s.Event)
 		// First exposures fall in a two-year uptake period (a drug that
 		// became common then); the event's background is highest around it.
 		const upLen = 365
@@ -538,7 +532,7 @@ func (g *generator) patient(p *patient, i int) {
 	for k := 0; k < nchronic; k++ {
 		ci := g.chronicZ.pick(r.Float64())
 		c := &chronics[ci]
-		if have[ci] || ageEnd < c.minAge || (c.sex != 0 && c.sex != p.gender) {
+		if have[ci] || ageEnd < c.minAge || (c.sex != 0 && c.sex != p.gender) || g.planted[c.code] {
 			continue
 		}
 		have[ci] = true
@@ -727,8 +721,10 @@ func (g *generator) demographics(p *patient) {
 		n, _ := strconv.Atoi(pl.zip)
 		p.zip = pad5(n/100*100 + (n%100+r.IntN(8))%100)
 	}
-	p.lat = pl.lat + (r.Float64()-0.5)*0.08
-	p.lon = pl.lon + (r.Float64()-0.5)*0.08
+	// float64(...) rounds the product, so no platform fuses it into an FMA
+	// and the printed coordinates are the same everywhere.
+	p.lat = pl.lat + float64((r.Float64()-0.5)*0.08)
+	p.lon = pl.lon + float64((r.Float64()-0.5)*0.08)
 	if r.IntN(100) < 8 {
 		p.birthplace = pick(g, foreignBirthplaces)
 	} else {

@@ -148,7 +148,10 @@ func TestPlantedSignals(t *testing.T) {
 		signals     []Signal
 	}{
 		{"defaults", "", nil},
-		{"custom pair at another hospital", "Hospital B", []Signal{{Drug: "311670", Event: "271807003", RR: 2}}},
+		// a drug the generator also prescribes for hypertension and an
+		// event it also diagnoses as an acute problem: only the signal may
+		// write them, or the planted risk would be diluted
+		{"vocabulary codes at another hospital", "Hospital B", []Signal{{Drug: "310798", Event: "195662009", RR: 2}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

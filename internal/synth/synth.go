@@ -7,6 +7,16 @@
 // are generated one at a time from their own random stream, so memory does
 // not grow with the number of patients.
 //
+// Planted signals: each [Signal]'s drug is first prescribed to about 30% of
+// the adults alive during a one-year uptake period late in the window (a drug
+// that became common then); its event has a background rate that is highest
+// around that period, and within [WindowDays] after a first exposure the
+// event occurs with the planted relative risk. Only signals write their drug
+// and event codes. The rates are calibrated (from a sample of the same
+// population) so that DESIGN.md's exposure-based comparison, which gives the
+// unexposed index dates sampled from the exposed, observes the planted RR;
+// truth.json records every pair.
+//
 // It is not a clinical simulator: the populations are plausible (ages 0 to
 // 105, skewed code frequencies, deaths, restricted ZIP3s, several states) but
 // nothing here models disease progression faithfully. Never use its output as

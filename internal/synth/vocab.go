@@ -463,3 +463,54 @@ func (z zipf) pick(u float64) int {
 	}
 	return i
 }
+
+// drugName names an RxNorm code from the vocabulary, or generically.
+func drugName(code string) string {
+	if n := knownDrugs[code]; n != "" {
+		return n
+	}
+	for _, c := range chronics {
+		if c.med.code == code {
+			return c.med.name
+		}
+	}
+	for _, a := range acutes {
+		if a.med.code == code {
+			return a.med.name
+		}
+	}
+	for _, d := range genDrugs {
+		if d.code == code {
+			return d.name
+		}
+	}
+	return "RxNorm concept " + code
+}
+
+// conditionName names a SNOMED CT code from the vocabulary, or generically.
+func conditionName(code string) string {
+	if n := knownEvents[code]; n != "" {
+		return n
+	}
+	for _, c := range chronics {
+		if c.code == code {
+			return c.name
+		}
+	}
+	for _, a := range acutes {
+		if a.code == code {
+			return a.name
+		}
+	}
+	for _, f := range findings {
+		if f.code == code {
+			return f.name
+		}
+	}
+	for _, c := range genConditions {
+		if c.code == code {
+			return c.name
+		}
+	}
+	return "SNOMED CT concept " + code
+}
