@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/ipfs/go-cid"
@@ -154,6 +156,50 @@ type DirSink struct {
 type sinkFile struct {
 	fh   *os.File // nil when the file was already complete
 	desc *File
+
+	// The whole-file hash advances as chunks arrive in order, so Commit
+	// does not read the file again: chunks [0, next) are hashed.
+	mu      sync.Mutex
+	written []bool
+	next    int
+	hashing bool // a writer is advancing the hash
+	hash    hash.Hash
+	buf     []byte // read-back buffer of the writer that is hashing
+	err     error  // a failed read-back
+}
+
+// advance hashes every chunk from next on that is written, unless another
+// writer is doing so. data is chunk index, just written.
+func (sf *sinkFile) advance(index int, data []byte) {
+	sf.mu.Lock()
+	defer sf.mu.Unlock()
+	if sf.hashing {
+		return
+	}
+	sf.hashing = true
+	for sf.next < len(sf.written) && sf.written[sf.next] && sf.err == nil {
+		i := sf.next
+		sf.mu.Unlock()
+		var err error
+		if i == index && data != nil {
+			sf.hash.Write(data)
+		} else {
+			n := sf.desc.chunkLen(i)
+			if sf.buf == nil {
+				sf.buf = make([]byte, sf.desc.ChunkSize)
+			}
+			if _, err = sf.fh.ReadAt(sf.buf[:n], int64(i)*sf.desc.ChunkSize); err == nil {
+				sf.hash.Write(sf.buf[:n])
+			}
+		}
+		sf.mu.Lock()
+		if err != nil {
+			sf.err = fmt.Errorf("read back chunk %d: %w", i, err)
+			break
+		}
+		sf.next++
+	}
+	sf.hashing = false
 }
 
 var _ ChunkSink = (*DirSink)(nil)
@@ -199,7 +245,7 @@ func (d *DirSink) Begin(ctx context.Context, f *File) ([]bool, error) {
 		fh.Close()
 		return nil, fmt.Errorf("p2p: sink: %s: %w", part, err)
 	}
-	d.put(f.CID, &sinkFile{fh: fh, desc: f})
+	d.put(f.CID, &sinkFile{fh: fh, desc: f, written: slices.Clone(have), hash: sha256.New()})
 	return have, nil
 }
 
@@ -250,6 +296,10 @@ func (d *DirSink) WriteChunk(_ context.Context, c cid.Cid, index int, data []byt
 	if _, err := sf.fh.WriteAt(data, int64(index)*sf.desc.ChunkSize); err != nil {
 		return fmt.Errorf("p2p: sink: write %s chunk %d: %w", c, index, err)
 	}
+	sf.mu.Lock()
+	sf.written[index] = true
+	sf.mu.Unlock()
+	sf.advance(index, data)
 	return nil
 }
 
@@ -269,8 +319,15 @@ func (d *DirSink) Commit(ctx context.Context, c cid.Cid) error {
 	if err := sf.fh.Sync(); err != nil {
 		return fmt.Errorf("p2p: sink: sync %s: %w", sf.fh.Name(), err)
 	}
-	if err := verifyCID(ctx, sf.fh, c); err != nil {
-		return fmt.Errorf("p2p: sink: %s: %w", sf.fh.Name(), err)
+	sf.advance(-1, nil) // chunks resumed or written out of order at the end
+	if sf.err == nil && sf.next != len(sf.written) {
+		sf.err = fmt.Errorf("commit before chunk %d was written", sf.next)
+	}
+	if sf.err == nil {
+		sf.err = matchCID(c, sf.hash.Sum(nil))
+	}
+	if sf.err != nil {
+		return fmt.Errorf("p2p: sink: %s: %w", sf.fh.Name(), sf.err)
 	}
 	if err := os.Rename(sf.fh.Name(), d.Path(c)); err != nil {
 		return fmt.Errorf("p2p: sink: %w", err)
@@ -297,7 +354,8 @@ func (d *DirSink) Abort(c cid.Cid) error {
 // chunk matched its digest: the manifest's digests and CID disagree.
 var ErrCIDMismatch = errors.New("content does not match its CID")
 
-func verifyCID(ctx context.Context, r io.ReaderAt, c cid.Cid) error {
+// matchCID checks a sha2-256 digest against a CID's multihash.
+func matchCID(c cid.Cid, sum []byte) error {
 	dec, err := multihash.Decode(c.Hash())
 	if err != nil {
 		return fmt.Errorf("cid %s: %w", c, err)
@@ -305,24 +363,7 @@ func verifyCID(ctx context.Context, r io.ReaderAt, c cid.Cid) error {
 	if dec.Code != multihash.SHA2_256 {
 		return fmt.Errorf("cid %s: hash function %s is not sha2-256", c, multihash.Codes[dec.Code])
 	}
-	h := sha256.New()
-	buf := make([]byte, 1<<20)
-	var off int64
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		n, err := r.ReadAt(buf, off)
-		h.Write(buf[:n])
-		off += int64(n)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if !bytes.Equal(h.Sum(nil), dec.Digest) {
+	if !bytes.Equal(sum, dec.Digest) {
 		return fmt.Errorf("cid %s: %w", c, ErrCIDMismatch)
 	}
 	return nil
