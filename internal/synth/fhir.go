@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"encoding/base64"
 	"strconv"
 	"strings"
 )
@@ -13,7 +14,16 @@ import (
 var FHIRFiles = []string{
 	"Organization.000.ndjson", "Practitioner.000.ndjson", "Patient.000.ndjson", "Encounter.000.ndjson",
 	"Condition.000.ndjson", "MedicationRequest.000.ndjson", "Immunization.000.ndjson",
-	"Observation.000.ndjson", "Procedure.000.ndjson", "AdverseEvent.000.ndjson",
+	"Observation.000.ndjson", "Procedure.000.ndjson", "AdverseEvent.000.ndjson", "DocumentReference.000.ndjson",
+}
+
+// noteLOINC codes the note types as LOINC document types.
+var noteLOINC = map[string]string{
+	"Progress note":             "11506-3",
+	"Discharge summary":         "18842-5",
+	"Emergency department note": "34111-5",
+	"History and physical note": "34117-2",
+	"Death note":                "11506-3",
 }
 
 const (
@@ -36,7 +46,7 @@ type fhirSink struct {
 	g                                              *generator
 	mrnSystem                                      string
 	org, prac, pat, enc, cond, med, imm, obs, proc *outFile
-	ae                                             *outFile
+	ae, doc                                        *outFile
 	all                                            []*outFile
 }
 
@@ -55,7 +65,7 @@ func newFHIRSink(dir string, g *generator) (*fhirSink, error) {
 		slug = "general-hospital"
 	}
 	s.mrnSystem = "urn:cohortnet:synth:" + slug + ":mrn"
-	ptrs := []**outFile{&s.org, &s.prac, &s.pat, &s.enc, &s.cond, &s.med, &s.imm, &s.obs, &s.proc, &s.ae}
+	ptrs := []**outFile{&s.org, &s.prac, &s.pat, &s.enc, &s.cond, &s.med, &s.imm, &s.obs, &s.proc, &s.ae, &s.doc}
 	for i, name := range FHIRFiles {
 		o, err := createOut(dir, name)
 		if err != nil {
@@ -498,6 +508,37 @@ func (s *fhirSink) write(p *patient) error {
 		b = append(b, `"},"suspectEntity":[{"instance":{"reference":"#suspect","display":`...)
 		b = appendJSONString(b, m.name)
 		b = append(b, `}}]}`...)
+		o.buf = b
+		o.endRow()
+	}
+
+	// DocumentReference: the notes, base64 as Synthea writes them, with the
+	// ids of notes.jsonl, so notes.phi.jsonl's spans apply to the decoded text.
+	o = s.doc
+	for i := range p.notes {
+		n := &p.notes[i]
+		e := &p.encs[n.enc]
+		b := append(o.buf, `{"resourceType":"DocumentReference","id":"`...)
+		b = append(b, n.id[:]...)
+		b = append(b, `","meta":{"profile":["`+usCore+`us-core-documentreference"]},"status":"current","type":{"coding":[`...)
+		b = appendCoding(b, sysLOINC, noteLOINC[n.typ], n.typ)
+		b = append(b, `]},"category":[{"coding":[{"system":"http://hl7.org/fhir/us/core/CodeSystem/us-core-documentreference-category","code":"clinical-note","display":"Clinical Note"}]}]`...)
+		b = appendRef(b, "subject", "Patient", pid)
+		b = append(b, `,"date":`...)
+		b = appendTimeString(b, e.start)
+		b = append(b, `,"author":[{"reference":"Practitioner/`...)
+		b = append(b, g.providers[e.provider][:]...)
+		b = append(b, `"}]`...)
+		b = appendRef(b, "custodian", "Organization", g.orgs[g.provOrg[e.provider]][:])
+		b = append(b, `,"content":[{"attachment":{"contentType":"text/plain; charset=utf-8","data":"`...)
+		b = base64.StdEncoding.AppendEncode(b, n.text)
+		b = append(b, `"}}],"context":{"encounter":[{"reference":"Encounter/`...)
+		b = append(b, e.id[:]...)
+		b = append(b, `"}],"period":{"start":`...)
+		b = appendTimeString(b, e.start)
+		b = append(b, `,"end":`...)
+		b = appendTimeString(b, e.stop)
+		b = append(b, "}}}"...)
 		o.buf = b
 		o.endRow()
 	}

@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -81,7 +82,7 @@ func TestFHIRResources(t *testing.T) {
 			counts[typ]++
 		})
 	}
-	for _, typ := range []string{"Patient", "Encounter", "Condition", "MedicationRequest", "Immunization", "Observation", "Procedure", "AdverseEvent"} {
+	for _, typ := range []string{"Patient", "Encounter", "Condition", "MedicationRequest", "Immunization", "Observation", "Procedure", "AdverseEvent", "DocumentReference"} {
 		if counts[typ] == 0 {
 			t.Errorf("no %s resources at 1,000 patients", typ)
 		}
@@ -100,7 +101,16 @@ func TestFHIRResources(t *testing.T) {
 		"AdverseEvent":      {{"actuality"}, {"subject", "reference"}, {"event", "coding", "0", "code"}, {"date"}, {"suspectEntity", "0", "instance", "reference"}, {"contained", "0", "code", "coding", "0", "code"}},
 		"Organization":      {{"name"}},
 		"Practitioner":      {{"name", "0", "family"}},
+		"DocumentReference": {{"status"}, {"subject", "reference"}, {"content", "0", "attachment", "data"}, {"type", "coding", "0", "code"}},
 	}
+	notes := map[string]string{}
+	readLines(t, filepath.Join(out, NotesFile), func(line []byte) {
+		var n Note
+		if err := json.Unmarshal(line, &n); err != nil {
+			t.Fatal(err)
+		}
+		notes[n.ID] = n.Text
+	})
 	systems := map[string][2]string{
 		"Condition":         {"code", "http://snomed.info/sct"},
 		"MedicationRequest": {"medicationCodeableConcept", "http://www.nlm.nih.gov/research/umls/rxnorm"},
@@ -118,6 +128,12 @@ func TestFHIRResources(t *testing.T) {
 		if sys, ok := systems[r.typ]; ok {
 			if got := str(r.m, sys[0], "coding", "0", "system"); got != sys[1] {
 				t.Fatalf("%s/%s: %s system %q, want %q", r.typ, r.m["id"], sys[0], got, sys[1])
+			}
+		}
+		if r.typ == "DocumentReference" {
+			text, err := base64.StdEncoding.DecodeString(str(r.m, "content", "0", "attachment", "data"))
+			if err != nil || string(text) != notes[str(r.m, "id")] {
+				t.Fatalf("DocumentReference/%s: attachment is not the text of the note with its id (%v)", r.m["id"], err)
 			}
 		}
 		if r.typ == "Observation" && path(r.m, "valueQuantity", "value") == nil && path(r.m, "valueString") == nil {
