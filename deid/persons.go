@@ -126,20 +126,19 @@ func (r *run) readPersons(ctx context.Context) error {
 		}
 		rec := rd.RecordBatch()
 		c := newCols(rec)
+		strCols := map[string]*array.String{}
 		get := func(name string) *array.String {
+			if a, ok := strCols[name]; ok {
+				return a
+			}
 			a, e := c.str(name)
+			strCols[name] = a
 			if e != nil && err == nil {
 				err = fmt.Errorf("read person: %w", e)
 			}
 			return a
 		}
 		ids, gender, race, eth, zip, state, city := get("source_person_id"), get("gender"), get("race"), get("ethnicity"), get("zip"), get("state"), get("city")
-		var given, family, maiden, prefix, ssn, mrn, dl, pp, phone, email, addr, county, bplace *array.String
-		if withIdent {
-			given, family, maiden, prefix = get("given_name"), get("family_name"), get("maiden_name"), get("prefix")
-			ssn, mrn, dl, pp, phone, email = get("ssn"), get("mrn"), get("drivers_license"), get("passport"), get("phone"), get("email")
-			addr, county, bplace = get("address_line"), get("county"), get("birthplace")
-		}
 		births, e1 := c.date("birth_date")
 		deaths, e2 := c.date("death_date")
 		if err == nil && e1 != nil {
@@ -193,37 +192,7 @@ func (r *run) readPersons(ctx context.Context) error {
 				}
 			}
 			if withIdent {
-				id := &scrub.Identity{}
-				for _, a := range []*array.String{given, family, maiden} {
-					if v := sv(a, i); v != "" {
-						id.Names = append(id.Names, v)
-					}
-				}
-				_ = prefix
-				for _, a := range []*array.String{ssn, mrn, dl, pp} {
-					if v := sv(a, i); v != "" {
-						id.IDs = append(id.IDs, v)
-					}
-				}
-				if v := sv(phone, i); v != "" {
-					id.Phones = append(id.Phones, v)
-				}
-				if v := sv(email, i); v != "" {
-					id.Emails = append(id.Emails, v)
-				}
-				for _, a := range []*array.String{addr, city, county, bplace} {
-					if v := sv(a, i); v != "" {
-						id.Addresses = append(id.Addresses, v)
-					}
-				}
-				if v := sv(zip, i); v != "" {
-					id.IDs = append(id.IDs, v)
-				}
-				if p.hasBirth {
-					y, m, d := civil(p.birth)
-					id.Dates = append(id.Dates, scrub.CalendarDate{Year: int(y), Month: int(m), Day: int(d)})
-				}
-				p.ident = id
+				p.ident = identityOf(func(col string) string { return sv(get(col), i) }, p.birth, p.hasBirth)
 			}
 			r.index[sid] = int32(len(r.persons))
 			r.persons = append(r.persons, p)
@@ -274,4 +243,75 @@ func (r *run) qiValue(p *person, qi string) *string {
 		return nil
 	}
 	return &v
+}
+
+// identityOf collects a person's identifiers for scrubbing their notes.
+func identityOf(get func(col string) string, birth int32, hasBirth bool) *scrub.Identity {
+	id := &scrub.Identity{}
+	for _, c := range []string{"given_name", "family_name", "maiden_name"} {
+		if v := get(c); v != "" {
+			id.Names = append(id.Names, v)
+		}
+	}
+	for _, c := range []string{"ssn", "mrn", "drivers_license", "passport", "zip", "source_person_id"} {
+		if v := get(c); v != "" {
+			id.IDs = append(id.IDs, v)
+		}
+	}
+	if v := get("phone"); v != "" {
+		id.Phones = append(id.Phones, v)
+	}
+	if v := get("email"); v != "" {
+		id.Emails = append(id.Emails, v)
+	}
+	for _, c := range []string{"address_line", "city", "county", "birthplace"} {
+		if v := get(c); v != "" {
+			id.Addresses = append(id.Addresses, v)
+		}
+	}
+	if hasBirth {
+		y, m, d := civil(birth)
+		id.Dates = append(id.Dates, scrub.CalendarDate{Year: int(y), Month: int(m), Day: int(d)})
+	}
+	return id
+}
+
+// Identities reads the person table of an export and returns each person's
+// identifiers by source patient id, for scrubbing notes outside a full run
+// (`deid scrub --export`). It holds PHI: keep it in memory only.
+func Identities(ctx context.Context, exp source.Export) (map[string]*scrub.Identity, error) {
+	rd, err := exp.Read(ctx, source.Person)
+	if err != nil {
+		return nil, fmt.Errorf("read person: %w", err)
+	}
+	defer rd.Release()
+	out := map[string]*scrub.Identity{}
+	for rd.Next() {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		c := newCols(rd.RecordBatch())
+		births, err := c.date("birth_date")
+		if err != nil {
+			return nil, fmt.Errorf("read person: %w", err)
+		}
+		strCols := map[string]*array.String{}
+		for name := range c.idx {
+			if a, err := c.str(name); err == nil && a != nil {
+				strCols[name] = a
+			}
+		}
+		for i := 0; i < int(c.rec.NumRows()); i++ {
+			sid := sv(strCols["source_person_id"], i)
+			if sid == "" {
+				continue
+			}
+			b, ok := dv(births, i)
+			out[sid] = identityOf(func(col string) string { return sv(strCols[col], i) }, b, ok)
+		}
+	}
+	if err := rd.Err(); err != nil {
+		return nil, fmt.Errorf("read person: %w", err)
+	}
+	return out, nil
 }

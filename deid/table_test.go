@@ -20,6 +20,9 @@ func loadTablePolicy(t *testing.T, path string) *TablePolicy {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for c, f := range p.Hierarchies { // relative to the policy file, as the command reads them
+		p.Hierarchies[c] = filepath.Join(filepath.Dir(path), f)
+	}
 	return p
 }
 

@@ -37,7 +37,7 @@ func openCSV(path string, comma rune, required ...string) (*csvFile, error) {
 }
 
 func newCSV(path string, rd io.Reader, comma rune, required ...string) (*csvFile, error) {
-	r := csv.NewReader(bufio.NewReaderSize(rd, 256<<10))
+	r := csv.NewReader(bufio.NewReaderSize(rd, 64<<10))
 	r.Comma = comma
 	r.ReuseRecord = true
 	if comma == '$' {
