@@ -51,7 +51,7 @@ Everything in it is invented, but it looks like PHI: never mix it with real data
 				}
 				cfg.Signals = append(cfg.Signals, sig)
 			}
-			if progress && !g.json {
+			if fi, err := os.Stderr.Stat(); progress && !g.json && err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 				n := cfg.Patients
 				if n == 0 {
 					n = 1000
@@ -87,7 +87,7 @@ Everything in it is invented, but it looks like PHI: never mix it with real data
 	f.StringArrayVar(&signals, "signal", nil, "planted signal DRUG:EVENT:RR (RxNorm:SNOMED CT:relative risk); repeat for more")
 	f.IntVar(&cfg.StartYear, "start", 2014, "first year of encounters")
 	f.IntVar(&cfg.EndYear, "end", 2025, "last year of encounters")
-	f.BoolVar(&progress, "progress", true, "show a progress bar on stderr")
+	f.BoolVar(&progress, "progress", true, "show a progress bar when stderr is a terminal")
 	_ = cmd.RegisterFlagCompletionFunc("format", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return []string{synth.FormatSyntheaCSV, synth.FormatFHIR}, cobra.ShellCompDirectiveNoFileComp
 	})
