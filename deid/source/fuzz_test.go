@@ -51,7 +51,7 @@ func drain(t *testing.T, dir, format string) {
 
 func FuzzSyntheaCSV(f *testing.F) {
 	d := sharedData(f, "synthea-csv-27")
-	_ = d // f.Add(headLines(f, filepath.Join(d, "patients.csv"), 3), headLines(f, filepath.Join(d, "conditions.csv"), 4))
+	f.Add(headLines(f, filepath.Join(d, "patients.csv"), 3), headLines(f, filepath.Join(d, "conditions.csv"), 4))
 	f.Add(patientsCSV, conditionsHdr+conditionOK+"2023-01-27,,p1,e1,1,\"quoted, text\"\n")
 	f.Add(patientsCSV, conditionsHdr+"\"unterminated\n")
 	f.Add("Id,BIRTHDATE,GENDER,MIDDLE\np1,2000-02-29,F,Jo\n", "START,STOP,PATIENT,ENCOUNTER,SYSTEM,CODE,DESCRIPTION\n2001-01-01,,p1,,SNOMED-CT,1,x\n")
@@ -66,7 +66,7 @@ func FuzzSyntheaCSV(f *testing.F) {
 
 func FuzzFHIRNDJSON(f *testing.F) {
 	d := sharedData(f, "fhir-bulk-10")
-	_ = d // f.Add(headLines(f, filepath.Join(d, "Patient.000.ndjson"), 2), headLines(f, filepath.Join(d, "Condition.000.ndjson"), 2))
+	f.Add(headLines(f, filepath.Join(d, "Patient.000.ndjson"), 2), headLines(f, filepath.Join(d, "Condition.000.ndjson"), 2))
 	f.Add(patientJSON+"\n", conditionJSON+"\n")
 	f.Add(patientJSON+"\n", `{"resourceType":"Observation","subject":{"reference":"Patient/p1"},"component":[{"valueQuantity":{"value":1}}]}`+"\n")
 	f.Add(patientJSON+"\n", `{"resourceType":"MedicationRequest","subject":{"reference":"Patient/p1"},"medicationReference":{"reference":"#m"},"contained":[{"resourceType":"Medication","id":"m"}]}`+"\n")
