@@ -290,6 +290,20 @@ func TestWriteFile(t *testing.T) {
 	if err := json.Unmarshal(pb, &prov); err != nil || prov.Checkpoint != "cp" || prov.Manifests()[0] != ds[0].Manifest || prov.Rows != int64(len(fx[0].persons)) {
 		t.Errorf("sidecar: %v %+v", err, prov)
 	}
+	// Parquet and Arrow files too.
+	for _, f := range []string{FormatParquet, FormatArrow} {
+		rows, err := e.Query(t.Context(), "SELECT * FROM cohorts.person", Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), "r."+f)
+		if prov, err := WriteFile(p, rows, f, WriteOptions{}); err != nil || prov.Rows != int64(len(fx[0].persons)) {
+			t.Errorf("%s: %v, %d rows", f, err, prov.Rows)
+		}
+		if st, err := os.Stat(p); err != nil || st.Size() == 0 {
+			t.Errorf("%s file: %v", f, err)
+		}
+	}
 	// A failing query leaves no file behind.
 	bad := filepath.Join(t.TempDir(), "bad.csv")
 	rows, err = e.Query(t.Context(), "SELECT CAST(person_id AS INTEGER) FROM cohorts.person", Options{})

@@ -19,7 +19,8 @@ func WriteFile(path string, rows *Rows, format string, opts WriteOptions) (Prove
 		return Provenance{}, fmt.Errorf("query: write %s: %w", path, err)
 	}
 	defer os.Remove(tmp.Name())
-	if err := Write(tmp, rows, format, opts); err != nil {
+	// The Parquet writer closes a sink that is an io.Closer: hide Close.
+	if err := Write(struct{ io.Writer }{tmp}, rows, format, opts); err != nil {
 		tmp.Close()
 		return Provenance{}, err
 	}
@@ -35,7 +36,7 @@ func WriteFile(path string, rows *Rows, format string, opts WriteOptions) (Prove
 	if err != nil {
 		return Provenance{}, err
 	}
-	if err := writeAtomic(path+".provenance.json", b); err != nil {
+	if err := writeAtomic(path+".provenance.json", append(b, '\n')); err != nil {
 		return Provenance{}, err
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cohortnet/cohortnet/query"
+)
+
+func init() { register(newAECmd) }
+
+func newAECmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ae",
+		Short: "Adverse-event surveillance: disproportionality signals",
+		Example: `  cohortnet ae signals
+  cohortnet ae signals --source exposures --window 30 --drug 314076`,
+	}
+	cmd.AddCommand(newAESignalsCmd())
+	return cmd
+}
+
+func newAESignalsCmd() *cobra.Command {
+	var qf queryFlags
+	var cfg query.SignalConfig
+	var drug, event, format string
+	var minCount int64
+	cmd := &cobra.Command{
+		Use:   "signals",
+		Short: "Compute PRR, ROR and IC with their flags per drug–event pair",
+		Long: `Count drug–event pairs over the local datasets and compute, per pair, the 2×2
+table (a, b, c, d), PRR with its 95% CI and the Yates chi-square, ROR with its
+95% CI, IC with IC025, and the flags: Evans (PRR ≥ 2, χ² ≥ 4, a ≥ 3), EMA
+(PRR lower limit ≥ 1, a ≥ 5), ROR025 > 1 and IC025 > 0.
+
+--source reports counts adverse_event rows (FHIR AdverseEvent, FAERS), one unit
+per person. --source exposures indexes exposed persons at their first exposure,
+gives the unexposed index dates sampled from the exposed (--seed), and counts
+events starting within --window days after the index; safe-harbor datasets with
+years only are skipped (they have no day-level dates).`,
+		Example: `  cohortnet ae signals --datasets datasets.json
+  cohortnet ae signals --source exposures --window 30 --min-count 5 --format csv
+  cohortnet ae signals --drug 314076 --event 41291007 --format json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			if g.json && !cmd.Flags().Changed("format") {
+				format = query.FormatJSON
+			}
+			e, _, err := qf.openEngine(ctx)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			c, err := e.Counts(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			for _, s := range c.Skipped {
+				fmt.Fprintln(cmd.ErrOrStderr(), "skipped:", s)
+			}
+			return query.WriteSignals(cmd.OutOrStdout(), query.Signals(c, minCount, drug, event), format)
+		},
+	}
+	qf.add(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&cfg.Source, "source", query.SourceReports, "reports or exposures")
+	fl.IntVar(&cfg.Window, "window", 30, "risk window in days after the index (exposures)")
+	fl.Uint64Var(&cfg.Seed, "seed", 1, "seed of the unexposed persons' sampled index dates (exposures)")
+	fl.StringVar(&drug, "drug", "", "only this drug code")
+	fl.StringVar(&event, "event", "", "only this event code")
+	fl.Int64Var(&minCount, "min-count", 3, "only pairs with at least this many cases (a)")
+	fl.StringVar(&format, "format", query.FormatTable, "table, csv, json or jsonl")
+	return cmd
+}
