@@ -445,6 +445,12 @@ func (f *fhirExport) medIndex() (map[string]code, error) {
 
 // readTable streams the resources of one table.
 func (f *fhirExport) readTable(ctx context.Context, table string) (array.RecordReader, error) {
+	return f.readTableSeen(ctx, table, nil)
+}
+
+// readTableSeen is readTable, adding the id of every resource read to seen
+// when seen is not nil.
+func (f *fhirExport) readTableSeen(ctx context.Context, table string, seen map[string]struct{}) (array.RecordReader, error) {
 	refs, err := f.patientIndex()
 	if err != nil {
 		return nil, err
@@ -479,6 +485,9 @@ func (f *fhirExport) readTable(ctx context.Context, table string) (array.RecordR
 			if fhirTables[r.ResourceType] != table {
 				continue
 			}
+			if seen != nil && r.ID != "" {
+				seen[r.ID] = struct{}{}
+			}
 			if err := m.mapResource(&r, loc, w); err != nil {
 				return false, err
 			}
@@ -494,11 +503,12 @@ func (f *fhirExport) readNotes(ctx context.Context) (array.RecordReader, error) 
 	if p := filepath.Join(f.dir, NotesFile); exists(p) {
 		srcs = append(srcs, p)
 	}
+	seen := make(map[string]struct{}) // DocumentReference ids, filled by the first reader
 	return concatReaders(ctx, Schema(Note), srcs, func(ctx context.Context, src string) (array.RecordReader, error) {
 		if src == "DocumentReference" {
-			return f.readTable(ctx, Note)
+			return f.readTableSeen(ctx, Note, seen)
 		}
-		return readNotes(ctx, src, f.patientIDs)
+		return readNotes(ctx, src, f.patientIDs, seen, &f.un)
 	})
 }
 

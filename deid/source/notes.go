@@ -27,14 +27,15 @@ func addNotes(e *export, dir string, ids func() (map[string]struct{}, error)) {
 	if !exists(path) {
 		return
 	}
-	e.add(Note, func(ctx context.Context) (array.RecordReader, error) { return readNotes(ctx, path, ids) })
+	e.add(Note, func(ctx context.Context) (array.RecordReader, error) { return readNotes(ctx, path, ids, nil, nil) })
 }
 
 // maxLine caps one JSON line (a note, an NDJSON resource).
 const maxLine = 64 << 20
 
-// readNotes streams notes.jsonl as the note table.
-func readNotes(ctx context.Context, path string, idsFn func() (map[string]struct{}, error)) (array.RecordReader, error) {
+// readNotes streams notes.jsonl as the note table. Notes whose id is in
+// skip (already read as a FHIR DocumentReference) are left out and counted.
+func readNotes(ctx context.Context, path string, idsFn func() (map[string]struct{}, error), skip map[string]struct{}, un *unmapped) (array.RecordReader, error) {
 	ids, err := idsFn()
 	if err != nil {
 		return nil, err
@@ -75,6 +76,10 @@ func readNotes(ctx context.Context, path string, idsFn func() (map[string]struct
 			d, dok, err := parseDate(n.Date)
 			if err != nil {
 				return false, perr("date", err)
+			}
+			if _, dup := skip[n.ID]; dup && n.ID != "" {
+				un.add("note in notes.jsonl also a DocumentReference (read once)")
+				continue
 			}
 			w.str(0, n.ID)
 			w.str(1, n.Patient)
