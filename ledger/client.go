@@ -9,6 +9,9 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
+
+	flog "github.com/transparency-dev/formats/log"
 )
 
 // Client submits entries to the ledger operator over HTTP.
@@ -21,6 +24,31 @@ type Client struct {
 	// Verifiers, when set (Log not nil), check every commitment before
 	// Submit returns it.
 	Verifiers Verifiers
+
+	mu       sync.Mutex
+	verified map[string]*flog.Checkpoint // checkpoints already verified, by note text
+}
+
+// openCheckpoint verifies a checkpoint once; commitments submitted together
+// share one.
+func (c *Client) openCheckpoint(note string) (*flog.Checkpoint, error) {
+	c.mu.Lock()
+	cp, ok := c.verified[note]
+	c.mu.Unlock()
+	if ok {
+		return cp, nil
+	}
+	cp, _, err := c.Verifiers.OpenCheckpoint([]byte(note))
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.verified == nil || len(c.verified) >= 16 {
+		c.verified = map[string]*flog.Checkpoint{}
+	}
+	c.verified[note] = cp
+	c.mu.Unlock()
+	return cp, nil
 }
 
 // Submit sends an encoded, signed entry and waits for its commitment. A
@@ -63,7 +91,12 @@ func (c *Client) Submit(ctx context.Context, encoded []byte) (*Commitment, error
 		return nil, fmt.Errorf("ledger: %s answered with a commitment to another entry", c.URL)
 	}
 	if c.Verifiers.Log != nil {
-		if _, _, err := VerifyCommitment(&cm, c.Verifiers); err != nil {
+		// The entry is the caller's own; the checkpoint and the proof are checked.
+		cp, err := c.openCheckpoint(cm.Checkpoint)
+		if err == nil {
+			err = verifyInclusion(&cm, cp)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("ledger: commitment from %s: %w", c.URL, err)
 		}
 	}

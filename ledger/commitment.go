@@ -101,13 +101,20 @@ func VerifyCommitment(c *Commitment, v Verifiers) (*Entry, *flog.Checkpoint, err
 	if err := e.Verify(); err != nil {
 		return nil, nil, err
 	}
-	if c.Index >= cp.Size {
-		return nil, nil, fmt.Errorf("%w: index %d is beyond checkpoint size %d", ErrInclusion, c.Index, cp.Size)
-	}
-	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, c.Index, cp.Size, LeafHash(c.Entry), c.Proof, cp.Hash); err != nil {
-		return nil, nil, fmt.Errorf("%w: entry %d: %v", ErrInclusion, c.Index, err)
+	if err := verifyInclusion(c, cp); err != nil {
+		return nil, nil, err
 	}
 	return e, cp, nil
+}
+
+func verifyInclusion(c *Commitment, cp *flog.Checkpoint) error {
+	if c.Index >= cp.Size {
+		return fmt.Errorf("%w: index %d is beyond checkpoint size %d", ErrInclusion, c.Index, cp.Size)
+	}
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, c.Index, cp.Size, LeafHash(c.Entry), c.Proof, cp.Hash); err != nil {
+		return fmt.Errorf("%w: entry %d: %v", ErrInclusion, c.Index, err)
+	}
+	return nil
 }
 
 // entryKey is the dedup key of an encoded entry.

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -68,9 +69,8 @@ type Operator struct {
 	next  uint64 // index the next accepted entry will get
 	stale bool   // a prediction failed: rebuild state from the log
 
-	pbMu sync.Mutex
-	pb   *client.ProofBuilder
-	pbN  uint64
+	tmu  sync.RWMutex
+	tree *tree // integrated entries' hashes, for inclusion proofs
 }
 
 // NewOperator opens (or creates) the log in cfg.Dir and starts appending.
@@ -173,6 +173,7 @@ func (o *Operator) rebuild(ctx context.Context) error {
 		return fmt.Errorf("ledger: read log size: %w", err)
 	}
 	st := NewState()
+	t := newTree()
 	i := uint64(0)
 	for raw, err := range readEntries(ctx, o.reader.ReadEntryBundle, 0, size, size) {
 		if err != nil {
@@ -183,9 +184,13 @@ func (o *Operator) rebuild(ctx context.Context) error {
 			return fmt.Errorf("ledger: rebuild state: entry %d: %w", i, err)
 		}
 		st.Apply(i, e, raw)
+		t.append(LeafHash(raw))
 		i++
 	}
 	o.state, o.next, o.stale = st, size, false
+	o.tmu.Lock()
+	o.tree = t
+	o.tmu.Unlock()
 	return nil
 }
 
@@ -294,26 +299,56 @@ func (o *Operator) commit(ctx context.Context, predicted uint64, encoded []byte,
 	return o.commitment(ctx, idx.Index, encoded, cp)
 }
 
-// commitment builds the inclusion proof of index in checkpoint cp.
+// commitment builds the inclusion proof of index in checkpoint cp, from
+// the in-memory tree, extended from the log's entry bundles when cp is
+// newer than it.
 func (o *Operator) commitment(ctx context.Context, index uint64, encoded, cp []byte) (*Commitment, error) {
-	size, err := checkpointSize(cp)
+	c, err := checkpointUnverified(cp)
 	if err != nil {
 		return nil, err
 	}
-	o.pbMu.Lock()
-	defer o.pbMu.Unlock()
-	if o.pb == nil || o.pbN != size {
-		pb, err := client.NewProofBuilder(ctx, size, o.reader.ReadTile)
-		if err != nil {
-			return nil, fmt.Errorf("ledger: proof for entry %d: %w", index, err)
-		}
-		o.pb, o.pbN = pb, size
+	if err := o.extendTree(ctx, c.Size, c.Hash); err != nil {
+		o.mu.Lock()
+		o.stale = true
+		o.mu.Unlock()
+		return nil, err
 	}
-	p, err := o.pb.InclusionProof(ctx, index)
+	o.tmu.RLock()
+	p, err := o.tree.inclusion(index, c.Size)
+	o.tmu.RUnlock()
 	if err != nil {
 		return nil, fmt.Errorf("ledger: proof for entry %d: %w", index, err)
 	}
 	return &Commitment{Index: index, Entry: encoded, Checkpoint: string(cp), Proof: p}, nil
+}
+
+// extendTree reads entries up to size into the tree and checks the root.
+func (o *Operator) extendTree(ctx context.Context, size uint64, root []byte) error {
+	o.tmu.RLock()
+	have := o.tree.size()
+	o.tmu.RUnlock()
+	if have >= size {
+		return nil
+	}
+	o.tmu.Lock()
+	defer o.tmu.Unlock()
+	from := o.tree.size()
+	if from >= size {
+		return nil
+	}
+	for raw, err := range readEntries(ctx, o.reader.ReadEntryBundle, from, size, size) {
+		if err != nil {
+			return fmt.Errorf("ledger: read entries %d..%d: %w", from, size-1, err)
+		}
+		o.tree.append(LeafHash(raw))
+	}
+	if o.tree.size() != size || !bytes.Equal(o.tree.root(), root) {
+		err := fmt.Errorf("ledger: the log's entries do not hash to its checkpoint of size %d", size)
+		o.log.Error("ledger: log damaged", "err", err)
+		o.tree = newTree()
+		return err
+	}
+	return nil
 }
 
 // Close stops accepting entries, waits until every accepted entry is in a

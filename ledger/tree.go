@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera/api/layout"
 )
@@ -13,11 +14,11 @@ import (
 // tileWidth is the number of hashes in a full tile and entries in a full bundle.
 const tileWidth = layout.TileWidth
 
-// tree re-derives a tlog-tiles log from its leaves: the hashes of every tile
-// level, and the root. It keeps 32 bytes per leaf (and 1/255 more for the
-// levels above) in memory.
+// tree re-derives a tlog-tiles log from its leaves: the hash of every
+// complete node at every level (so tiles, roots and proofs come from memory),
+// and the root. It keeps about 64 bytes per leaf.
 type tree struct {
-	levels [][][]byte // levels[L][i]: the i-th hash of tile level L
+	levels [][][]byte // levels[k][i]: the node at tree level k, index i
 	rng    *compact.Range
 }
 
@@ -33,30 +34,46 @@ func (t *tree) append(leaf []byte) {
 		panic(err) // Append fails only on a malformed range, which this type never builds
 	}
 	h := leaf
-	for l := 0; ; l++ {
-		t.levels[l] = append(t.levels[l], h)
-		n := len(t.levels[l])
-		if n%tileWidth != 0 {
+	for k := 0; ; k++ {
+		t.levels[k] = append(t.levels[k], h)
+		n := len(t.levels[k])
+		if n%2 != 0 {
 			return
 		}
-		h = subtreeRoot(t.levels[l][n-tileWidth:])
-		if l+1 == len(t.levels) {
+		h = rfc6962.DefaultHasher.HashChildren(t.levels[k][n-2], t.levels[k][n-1])
+		if k+1 == len(t.levels) {
 			t.levels = append(t.levels, nil)
 		}
 	}
 }
 
-// subtreeRoot is the root of a perfect tree over hs (len a power of two).
-func subtreeRoot(hs [][]byte) []byte {
-	cur := hs
-	for len(cur) > 1 {
-		next := make([][]byte, len(cur)/2)
-		for i := range next {
-			next[i] = rfc6962.DefaultHasher.HashChildren(cur[2*i], cur[2*i+1])
-		}
-		cur = next
+// level returns the hashes of tree level k (nil past the top).
+func (t *tree) level(k int) [][]byte {
+	if k >= len(t.levels) {
+		return nil
 	}
-	return cur[0]
+	return t.levels[k]
+}
+
+// inclusion returns the inclusion proof of leaf index in the tree of the
+// first size leaves.
+func (t *tree) inclusion(index, size uint64) ([][]byte, error) {
+	if size > t.size() || index >= size {
+		return nil, fmt.Errorf("no proof of entry %d in a tree of %d (have %d)", index, size, t.size())
+	}
+	nodes, err := proof.Inclusion(index, size)
+	if err != nil {
+		return nil, err
+	}
+	hs := make([][]byte, len(nodes.IDs))
+	for i, id := range nodes.IDs {
+		lv := t.level(int(id.Level))
+		if id.Index >= uint64(len(lv)) {
+			return nil, fmt.Errorf("node %d/%d is not complete", id.Level, id.Index)
+		}
+		hs[i] = lv[id.Index]
+	}
+	return nodes.Rehash(hs, rfc6962.DefaultHasher.HashChildren)
 }
 
 // root is the tree's root hash.
@@ -103,8 +120,8 @@ func (r tileRef) path() string {
 func (t *tree) tiles(fromLeaf uint64) []tileRef {
 	var out []tileRef
 	scale := uint64(1)
-	for l, hs := range t.levels {
-		n := uint64(len(hs))
+	for l := 0; ; l++ {
+		n := uint64(len(t.level(8 * l)))
 		if n == 0 {
 			break
 		}
@@ -120,7 +137,7 @@ func (t *tree) tiles(fromLeaf uint64) []tileRef {
 
 // tileData is the content of a tile: its hashes, concatenated.
 func (t *tree) tileData(r tileRef) []byte {
-	hs := t.levels[r.level][r.index*tileWidth : r.index*tileWidth+uint64(r.width)]
+	hs := t.level(8 * int(r.level))[r.index*tileWidth : r.index*tileWidth+uint64(r.width)]
 	return bytes.Join(hs, nil)
 }
 
