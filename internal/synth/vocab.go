@@ -22,53 +22,52 @@ type chronic struct {
 	minAge   int
 	sex      byte // 'F', 'M' or 0 for both
 	weight   float64
-	fhirCat  string
 	medCost  float64
 	yearlyRx bool // the prescription is renewed at follow-ups
 }
 
 var chronics = []chronic{
-	{concept{"59621000", "Essential hypertension (disorder)"}, concept{"310798", "Hydrochlorothiazide 25 MG Oral Tablet"}, 30, 0, 30, "", 0.38, true},
-	{concept{"55822004", "Hyperlipidemia"}, concept{"259255", "Atorvastatin 80 MG Oral Tablet"}, 35, 0, 20, "", 1.12, true},
-	{concept{"15777000", "Prediabetes"}, concept{}, 30, 0, 16, "", 0, false},
-	{concept{"44054006", "Diabetes mellitus type 2 (disorder)"}, concept{"860975", "24 HR Metformin hydrochloride 500 MG Extended Release Oral Tablet"}, 35, 0, 12, "", 0.46, true},
-	{concept{"162864005", "Body mass index 30+ - obesity (finding)"}, concept{}, 18, 0, 14, "", 0, false},
-	{concept{"271737000", "Anemia (disorder)"}, concept{"310325", "ferrous sulfate 325 MG Oral Tablet"}, 0, 'F', 8, "", 0.05, false},
-	{concept{"232353008", "Perennial allergic rhinitis with seasonal variation"}, concept{"665078", "Loratadine 5 MG Chewable Tablet"}, 2, 0, 9, "", 7.24, true},
-	{concept{"195967001", "Asthma"}, concept{"2123111", "NDA020503 200 ACTUAT Albuterol 0.09 MG/ACTUAT Metered Dose Inhaler"}, 5, 0, 7, "", 48.2, true},
-	{concept{"233678006", "Childhood asthma"}, concept{"895994", "120 ACTUAT Fluticasone propionate 0.044 MG/ACTUAT Metered Dose Inhaler"}, 2, 0, 3, "", 39.8, true},
-	{concept{"185086009", "Chronic obstructive bronchitis (disorder)"}, concept{"2123111", "NDA020503 200 ACTUAT Albuterol 0.09 MG/ACTUAT Metered Dose Inhaler"}, 45, 0, 4, "", 48.2, true},
-	{concept{"53741008", "Coronary Heart Disease"}, concept{"309362", "Clopidogrel 75 MG Oral Tablet"}, 45, 0, 5, "", 2.11, true},
-	{concept{"49436004", "Atrial fibrillation (disorder)"}, concept{"855332", "Warfarin Sodium 5 MG Oral Tablet"}, 55, 0, 4, "", 0.29, true},
-	{concept{"88805009", "Chronic congestive heart failure (disorder)"}, concept{"310429", "Furosemide 20 MG Oral Tablet"}, 55, 0, 3, "", 0.12, true},
-	{concept{"82423001", "Chronic pain"}, concept{"849574", "Naproxen sodium 220 MG Oral Tablet"}, 18, 0, 6, "", 0.21, true},
-	{concept{"278860009", "Chronic low back pain (finding)"}, concept{"849574", "Naproxen sodium 220 MG Oral Tablet"}, 20, 0, 5, "", 0.21, true},
-	{concept{"239873007", "Osteoarthritis of knee"}, concept{"198440", "Acetaminophen 500 MG Oral Tablet"}, 45, 0, 5, "", 0.07, true},
-	{concept{"239872002", "Osteoarthritis of hip"}, concept{"198440", "Acetaminophen 500 MG Oral Tablet"}, 50, 0, 3, "", 0.07, true},
-	{concept{"69896004", "Rheumatoid arthritis"}, concept{"105585", "Methotrexate 2.5 MG Oral Tablet"}, 25, 0, 2, "", 0.64, true},
-	{concept{"40055000", "Chronic sinusitis (disorder)"}, concept{}, 10, 0, 4, "", 0, false},
-	{concept{"35489007", "Depressive disorder (disorder)"}, concept{"310385", "Fluoxetine 20 MG Oral Capsule"}, 12, 0, 7, "", 0.18, true},
-	{concept{"197480006", "Anxiety disorder (disorder)"}, concept{"312940", "Sertraline 50 MG Oral Tablet"}, 12, 0, 6, "", 0.15, true},
-	{concept{"40930008", "Hypothyroidism (disorder)"}, concept{"966222", "Levothyroxine Sodium 0.075 MG Oral Tablet"}, 20, 'F', 5, "", 0.31, true},
-	{concept{"431855005", "Chronic kidney disease stage 1 (disorder)"}, concept{}, 40, 0, 3, "", 0, false},
-	{concept{"433144002", "Chronic kidney disease stage 3 (disorder)"}, concept{}, 55, 0, 2, "", 0, false},
-	{concept{"46177005", "End-stage renal disease (disorder)"}, concept{}, 60, 0, 0.5, "", 0, false},
-	{concept{"230690007", "Cerebrovascular accident (disorder)"}, concept{"309362", "Clopidogrel 75 MG Oral Tablet"}, 55, 0, 1.5, "", 2.11, true},
-	{concept{"26929004", "Alzheimer's disease (disorder)"}, concept{"997223", "Donepezil hydrochloride 10 MG Oral Tablet"}, 65, 0, 1.5, "", 1.4, true},
-	{concept{"64859006", "Osteoporosis (disorder)"}, concept{"904419", "Alendronic acid 10 MG Oral Tablet"}, 55, 'F', 3, "", 0.9, true},
-	{concept{"73430006", "Sleep apnea (disorder)"}, concept{}, 30, 0, 3, "", 0, false},
-	{concept{"124171000119105", "Chronic intractable migraine without aura"}, concept{"857005", "Acetaminophen 325 MG / HYDROcodone Bitartrate 7.5 MG Oral Tablet"}, 14, 0, 2, "", 0.55, true},
-	{concept{"1121000119107", "Chronic neck pain (finding)"}, concept{}, 25, 0, 2, "", 0, false},
-	{concept{"47505003", "Posttraumatic stress disorder"}, concept{}, 16, 0, 1.2, "", 0, false},
-	{concept{"7200002", "Alcoholism"}, concept{}, 18, 0, 1.2, "", 0, false},
-	{concept{"87433001", "Pulmonary emphysema (disorder)"}, concept{}, 50, 0, 1, "", 0, false},
-	{concept{"254837009", "Malignant neoplasm of breast (disorder)"}, concept{"198240", "Tamoxifen 10 MG Oral Tablet"}, 40, 'F', 1, "", 1.1, true},
-	{concept{"126906006", "Neoplasm of prostate"}, concept{}, 50, 'M', 1.2, "", 0, false},
-	{concept{"363406005", "Malignant neoplasm of colon"}, concept{}, 50, 0, 0.5, "", 0, false},
-	{concept{"368581000119106", "Neuropathy due to type 2 diabetes mellitus (disorder)"}, concept{}, 45, 0, 1, "", 0, false},
-	{concept{"90781000119102", "Microalbuminuria due to type 2 diabetes mellitus (disorder)"}, concept{}, 45, 0, 1, "", 0, false},
-	{concept{"60573004", "Aortic valve stenosis (disorder)"}, concept{}, 65, 0, 0.7, "", 0, false},
-	{concept{"84757009", "Epilepsy"}, concept{"311289", "Levetiracetam 500 MG Oral Tablet"}, 0, 0, 0.8, "", 0.5, true},
+	{concept{"59621000", "Essential hypertension (disorder)"}, concept{"310798", "Hydrochlorothiazide 25 MG Oral Tablet"}, 30, 0, 30, 0.38, true},
+	{concept{"55822004", "Hyperlipidemia"}, concept{"259255", "Atorvastatin 80 MG Oral Tablet"}, 35, 0, 20, 1.12, true},
+	{concept{"15777000", "Prediabetes"}, concept{}, 30, 0, 16, 0, false},
+	{concept{"44054006", "Diabetes mellitus type 2 (disorder)"}, concept{"860975", "24 HR Metformin hydrochloride 500 MG Extended Release Oral Tablet"}, 35, 0, 12, 0.46, true},
+	{concept{"162864005", "Body mass index 30+ - obesity (finding)"}, concept{}, 18, 0, 14, 0, false},
+	{concept{"271737000", "Anemia (disorder)"}, concept{"310325", "ferrous sulfate 325 MG Oral Tablet"}, 0, 'F', 8, 0.05, false},
+	{concept{"232353008", "Perennial allergic rhinitis with seasonal variation"}, concept{"665078", "Loratadine 5 MG Chewable Tablet"}, 2, 0, 9, 7.24, true},
+	{concept{"195967001", "Asthma"}, concept{"2123111", "NDA020503 200 ACTUAT Albuterol 0.09 MG/ACTUAT Metered Dose Inhaler"}, 5, 0, 7, 48.2, true},
+	{concept{"233678006", "Childhood asthma"}, concept{"895994", "120 ACTUAT Fluticasone propionate 0.044 MG/ACTUAT Metered Dose Inhaler"}, 2, 0, 3, 39.8, true},
+	{concept{"185086009", "Chronic obstructive bronchitis (disorder)"}, concept{"2123111", "NDA020503 200 ACTUAT Albuterol 0.09 MG/ACTUAT Metered Dose Inhaler"}, 45, 0, 4, 48.2, true},
+	{concept{"53741008", "Coronary Heart Disease"}, concept{"309362", "Clopidogrel 75 MG Oral Tablet"}, 45, 0, 5, 2.11, true},
+	{concept{"49436004", "Atrial fibrillation (disorder)"}, concept{"855332", "Warfarin Sodium 5 MG Oral Tablet"}, 55, 0, 4, 0.29, true},
+	{concept{"88805009", "Chronic congestive heart failure (disorder)"}, concept{"310429", "Furosemide 20 MG Oral Tablet"}, 55, 0, 3, 0.12, true},
+	{concept{"82423001", "Chronic pain"}, concept{"849574", "Naproxen sodium 220 MG Oral Tablet"}, 18, 0, 6, 0.21, true},
+	{concept{"278860009", "Chronic low back pain (finding)"}, concept{"849574", "Naproxen sodium 220 MG Oral Tablet"}, 20, 0, 5, 0.21, true},
+	{concept{"239873007", "Osteoarthritis of knee"}, concept{"198440", "Acetaminophen 500 MG Oral Tablet"}, 45, 0, 5, 0.07, true},
+	{concept{"239872002", "Osteoarthritis of hip"}, concept{"198440", "Acetaminophen 500 MG Oral Tablet"}, 50, 0, 3, 0.07, true},
+	{concept{"69896004", "Rheumatoid arthritis"}, concept{"105585", "Methotrexate 2.5 MG Oral Tablet"}, 25, 0, 2, 0.64, true},
+	{concept{"40055000", "Chronic sinusitis (disorder)"}, concept{}, 10, 0, 4, 0, false},
+	{concept{"35489007", "Depressive disorder (disorder)"}, concept{"310385", "Fluoxetine 20 MG Oral Capsule"}, 12, 0, 7, 0.18, true},
+	{concept{"197480006", "Anxiety disorder (disorder)"}, concept{"312940", "Sertraline 50 MG Oral Tablet"}, 12, 0, 6, 0.15, true},
+	{concept{"40930008", "Hypothyroidism (disorder)"}, concept{"966222", "Levothyroxine Sodium 0.075 MG Oral Tablet"}, 20, 'F', 5, 0.31, true},
+	{concept{"431855005", "Chronic kidney disease stage 1 (disorder)"}, concept{}, 40, 0, 3, 0, false},
+	{concept{"433144002", "Chronic kidney disease stage 3 (disorder)"}, concept{}, 55, 0, 2, 0, false},
+	{concept{"46177005", "End-stage renal disease (disorder)"}, concept{}, 60, 0, 0.5, 0, false},
+	{concept{"230690007", "Cerebrovascular accident (disorder)"}, concept{"309362", "Clopidogrel 75 MG Oral Tablet"}, 55, 0, 1.5, 2.11, true},
+	{concept{"26929004", "Alzheimer's disease (disorder)"}, concept{"997223", "Donepezil hydrochloride 10 MG Oral Tablet"}, 65, 0, 1.5, 1.4, true},
+	{concept{"64859006", "Osteoporosis (disorder)"}, concept{"904419", "Alendronic acid 10 MG Oral Tablet"}, 55, 'F', 3, 0.9, true},
+	{concept{"73430006", "Sleep apnea (disorder)"}, concept{}, 30, 0, 3, 0, false},
+	{concept{"124171000119105", "Chronic intractable migraine without aura"}, concept{"857005", "Acetaminophen 325 MG / HYDROcodone Bitartrate 7.5 MG Oral Tablet"}, 14, 0, 2, 0.55, true},
+	{concept{"1121000119107", "Chronic neck pain (finding)"}, concept{}, 25, 0, 2, 0, false},
+	{concept{"47505003", "Posttraumatic stress disorder"}, concept{}, 16, 0, 1.2, 0, false},
+	{concept{"7200002", "Alcoholism"}, concept{}, 18, 0, 1.2, 0, false},
+	{concept{"87433001", "Pulmonary emphysema (disorder)"}, concept{}, 50, 0, 1, 0, false},
+	{concept{"254837009", "Malignant neoplasm of breast (disorder)"}, concept{"198240", "Tamoxifen 10 MG Oral Tablet"}, 40, 'F', 1, 1.1, true},
+	{concept{"126906006", "Neoplasm of prostate"}, concept{}, 50, 'M', 1.2, 0, false},
+	{concept{"363406005", "Malignant neoplasm of colon"}, concept{}, 50, 0, 0.5, 0, false},
+	{concept{"368581000119106", "Neuropathy due to type 2 diabetes mellitus (disorder)"}, concept{}, 45, 0, 1, 0, false},
+	{concept{"90781000119102", "Microalbuminuria due to type 2 diabetes mellitus (disorder)"}, concept{}, 45, 0, 1, 0, false},
+	{concept{"60573004", "Aortic valve stenosis (disorder)"}, concept{}, 65, 0, 0.7, 0, false},
+	{concept{"84757009", "Epilepsy"}, concept{"311289", "Levetiracetam 500 MG Oral Tablet"}, 0, 0, 0.8, 0.5, true},
 }
 
 // acute is a short condition diagnosed at a visit.
@@ -353,8 +352,6 @@ func generateConditions() []concept {
 				name := q + m + " of " + s + " (disorder)"
 				if q == "" {
 					name = string(m[0]-32) + m[1:] + " of " + s + " (disorder)"
-				} else {
-					name = q + m + " of " + s + " (disorder)"
 				}
 				for {
 					h = splitmix(h)
