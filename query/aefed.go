@@ -171,37 +171,37 @@ func PooledSignals(answers []*AEAnswer, minCount int64, drug, event string) (sig
 	}
 	pairs := map[Pair]bool{}
 	names := map[string]string{}
-	for _, a := range ok {
+	index := make([]map[Pair]AEPair, len(ok))
+	for i, a := range ok {
+		index[i] = make(map[Pair]AEPair, len(a.Pairs))
 		for _, p := range a.Pairs {
 			pairs[p.Pair] = true
+			index[i][p.Pair] = p
 		}
 		for k, v := range a.Names {
 			names[k] = v
 		}
+	}
+	zero := int64(0)
+	// released returns a site's value for key: nil if suppressed, 0 if the
+	// site never saw it.
+	released := func(m map[string]*int64, key string) *int64 {
+		if v, listed := m[key]; listed {
+			return v
+		}
+		return &zero
 	}
 	for p := range pairs {
 		if drug != "" && p.Drug != drug || event != "" && p.Event != event {
 			continue
 		}
 		var rs []ae.Release
-		for _, a := range ok {
-			r := ae.Release{Site: a.Institution, N: a.N, Drug: a.Drugs[p.Drug]}
-			if r.Drug == nil && a.Drugs[p.Drug] == nil {
-				if _, listed := a.Drugs[p.Drug]; !listed {
-					zero := int64(0)
-					r.Drug = &zero
-				}
-			}
-			i := slices.IndexFunc(a.Pairs, func(x AEPair) bool { return x.Pair == p })
-			if i >= 0 {
-				r.A, r.Event = a.Pairs[i].A, a.Pairs[i].Event
+		for i, a := range ok {
+			r := ae.Release{Site: a.Institution, N: a.N, Drug: released(a.Drugs, p.Drug)}
+			if x, seen := index[i][p]; seen {
+				r.A, r.Event = x.A, x.Event
 			} else {
-				zero := int64(0)
-				r.A = &zero
-				r.Event = a.Events[p.Event]
-				if _, listed := a.Events[p.Event]; !listed {
-					r.Event = &zero
-				}
+				r.A, r.Event = &zero, released(a.Events, p.Event)
 			}
 			rs = append(rs, r)
 		}
