@@ -48,6 +48,10 @@ type OperatorConfig struct {
 	MaxClockSkew time.Duration
 	// Now is the operator's clock. If nil, time.Now.
 	Now func() time.Time
+	// Check, if set, adds rules after the built-in ones ([State.Check]), such
+	// as the query engine's privacy budget for release entries. It sees the
+	// log's state; returning an error wrapping [ErrRefused] refuses the entry.
+	Check func(e *Entry, s *State) error
 }
 
 // Operator runs the ledger: it accepts signed entries from consortium
@@ -254,9 +258,6 @@ func (o *Operator) Submit(ctx context.Context, encoded []byte) (*Commitment, err
 	if err := e.Verify(); err != nil {
 		return nil, err
 	}
-	if skew := o.cfg.Now().Sub(e.Time); skew > o.cfg.MaxClockSkew || -skew > o.cfg.MaxClockSkew {
-		return nil, refuse("entry time %s is more than %s from the operator's clock", e.Time.UTC().Format(time.RFC3339), o.cfg.MaxClockSkew)
-	}
 	o.mu.Lock()
 	if o.stale {
 		if err := o.rebuild(ctx); err != nil {
@@ -265,10 +266,19 @@ func (o *Operator) Submit(ctx context.Context, encoded []byte) (*Commitment, err
 		}
 	}
 	if i, ok := o.state.Lookup(encoded); ok {
+		// A retry (after a lost answer, or a crash): the same commitment.
 		o.mu.Unlock()
 		return o.commit(ctx, i, encoded, func() (tessera.Index, error) { return tessera.Index{Index: i, IsDup: true}, nil })
 	}
-	if err := o.state.Check(e, o.cfg.Consortium()); err != nil {
+	if skew := o.cfg.Now().Sub(e.Time); skew > o.cfg.MaxClockSkew || -skew > o.cfg.MaxClockSkew {
+		o.mu.Unlock()
+		return nil, refuse("entry time %s is more than %s from the operator's clock", e.Time.UTC().Format(time.RFC3339), o.cfg.MaxClockSkew)
+	}
+	err = o.state.Check(e, o.cfg.Consortium())
+	if err == nil && o.cfg.Check != nil {
+		err = o.cfg.Check(e, o.state)
+	}
+	if err != nil {
 		o.mu.Unlock()
 		return nil, err
 	}

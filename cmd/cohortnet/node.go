@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
 	"github.com/cohortnet/cohortnet/ledger/ledgerd"
 )
@@ -46,6 +47,8 @@ configuration installed while the node runs takes effect without a restart
 					return fmt.Errorf("--role %q: use ledger, witness, hospital, researcher or agency", r)
 				}
 			}
+			// Tessera logs through klog; send it to the same place as ours.
+			klog.SetSlogLogger(slog.Default())
 			return ledgerd.Run(cmd.Context(), ledgerd.Config{
 				Data: d, Roles: roles, Listen: listen, Logger: slog.Default(),
 				Ready: func(role, addr string) { fmt.Fprintf(cmd.OutOrStdout(), "%s serving on %s\n", role, addr) },
