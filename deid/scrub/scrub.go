@@ -111,8 +111,11 @@ var patterns = []pattern{
 	{re: regexp.MustCompile(`(?i)\b(?:mrn|medical record(?: number| no\.?)?|record (?:number|no\.?|#)|account(?: number| no\.?)?|acct|member id|policy(?: number)?|plan id|license(?: number)?|licence|passport(?: number)?|ssn|social security(?: number)?|id(?: number)?|patient id|device id|serial(?: number)?|vin)\s*(?:is|:|#|no\.?)?\s*:?\s*([A-Z0-9][A-Z0-9\-]{3,})`), typ: ID, group: 1},
 	{re: regexp.MustCompile(`\b[A-Z]{1,3}\d{6,}[A-Z]?\b|\b\d{7,}\b`), typ: ID},
 	{re: regexp.MustCompile(`\b\d{1,6}(?:\s+[A-Z][A-Za-z'.]*){1,4}\s+(?:` + streetSuffixes + `)\b\.?(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*#?\w+)?`), typ: Address},
+	{re: regexp.MustCompile(`\b\d{1,6}(?:\s+[A-Z][A-Za-z'.]*){1,4}(?:\s+(?:Apt|Apartment|Unit|Suite|Ste|#)\.?\s*#?\w+)?,\s+[A-Z][A-Za-z.'\-]+(?:\s[A-Z][A-Za-z.'\-]+){0,2},\s+` + states + `\b`), typ: Address},
+	{re: regexp.MustCompile(`\b([A-Z][A-Za-z.'\-]+(?:\s[A-Z][A-Za-z.'\-]+){0,2}),\s+` + states + `\s+\d{5}(?:-\d{4})?\b`), typ: Address, group: 1},
+	{re: regexp.MustCompile(`\b([A-Z][a-z]+(?:\s[A-Z]\.)?\s[A-Z][a-zA-Z'\-]+),\s+(?:MD|DO|NP|PA|PA-C|RN|APRN|CNM|PhD|DDS|PharmD)\b`), typ: Name, group: 1},
 	{re: regexp.MustCompile(`\b(?:P\.?\s?O\.?\s+Box|PO Box)\s+\d+\b`), typ: Address},
-	{re: regexp.MustCompile(`\b(?:A[KLRZ]|C[AOT]|D[CE]|FL|GA|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|PA|RI|S[CD]|T[NX]|UT|V[AT]|W[AIVY])\s+(\d{5}(?:-\d{4})?)\b`), typ: Address, group: 1},
+	{re: regexp.MustCompile(states + `\s+(\d{5}(?:-\d{4})?)\b`), typ: Address, group: 1},
 	{re: regexp.MustCompile(`(?i)\bzip(?:\s*code)?\s*:?\s*(\d{5}(?:-\d{4})?)\b`), typ: Address, group: 1},
 	{re: regexp.MustCompile(`(?i)\b(?:9\d|1[0-4]\d)(?:\s*-?\s*(?:years?|yrs?)(?:\s*-?\s*old)?|\s*y/?o\b)`), typ: Age},
 	{re: regexp.MustCompile(`(?i)\b(?:age[ds]?|aged)\s*:?\s*(?:9\d|1[0-4]\d)\b`), typ: Age},
@@ -121,7 +124,9 @@ var patterns = []pattern{
 	{re: regexp.MustCompile(`\b[A-Z][a-zA-Z'\-]+,\s+[A-Z][a-zA-Z'\-]+\s+[A-Z]\.(?:\s|$)`), typ: Name},
 }
 
-const streetSuffixes = `Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Trail|Trl|Square|Sq|Loop|Alley|Row|Path|Pike|Crossing|Run|Walk|Gardens|Heights|Ridge|Hollow|Mill|Gate|Rest|Vale|View|Park|Landing|Station|Port|Bypass|Ramp|Underpass|Junction|Knoll|Green|Glen|Harbor|Manor|Meadow|Meadows|Point|Spur|Center|Club|Common|Commons|Estates|Falls|Ford|Forge|Grove|Haven|Isle|Key|Lake|Lakes|Orchard|Pass|Plaza|Shore|Shores|Springs|Summit|Track|Union|Villa|Village|Ville|Wall|Wells`
+const states = `\b(?:A[KLRZ]|C[AOT]|D[CE]|FL|GA|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|PA|RI|S[CD]|T[NX]|UT|V[AT]|W[AIVY])`
+
+const streetSuffixes = `Lock|Light|Camp|Lodge|Mission|Fork|Bridge|Burg|Canyon|Cliff|Crest|Field|Flat|Hill|Hills|Inlet|Island|Light|Mall|Mews|Mount|Overpass|Pines|Plains|Prairie|Ranch|Rapids|Route|Shoal|Skyway|Stream|Throughway|Tunnel|Turnpike|Valley|Viaduct|Vista|Well|Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Trail|Trl|Square|Sq|Loop|Alley|Row|Path|Pike|Crossing|Run|Walk|Gardens|Heights|Ridge|Hollow|Mill|Gate|Rest|Vale|View|Park|Landing|Station|Port|Bypass|Ramp|Underpass|Junction|Knoll|Green|Glen|Harbor|Manor|Meadow|Meadows|Point|Spur|Center|Club|Common|Commons|Estates|Falls|Ford|Forge|Grove|Haven|Isle|Key|Lake|Lakes|Orchard|Pass|Plaza|Shore|Shores|Springs|Summit|Track|Union|Villa|Village|Ville|Wall|Wells`
 
 // Scrub finds the PHI in text and returns the text with each piece replaced by
 // its tag, and the spans found (offsets into text, sorted, not overlapping).
@@ -150,7 +155,7 @@ func (s *Scrubber) Scrub(text string, id *Identity) Result {
 	if id != nil {
 		identitySpans(text, id, add)
 	}
-	spans = merge(spans)
+	spans = merge(spans, text)
 	var out strings.Builder
 	out.Grow(len(text))
 	prev := 0
@@ -215,9 +220,9 @@ func onlySpaces(s string) bool {
 
 // identitySpans marks the patient's own identifiers wherever they appear.
 func identitySpans(text string, id *Identity, add func(a, b int, t string)) {
-	lower := strings.ToLower(text)
+	lower := asciiLower(text)
 	for _, n := range id.Names {
-		base := strings.ToLower(strings.TrimRightFunc(strings.TrimSpace(n), unicode.IsDigit))
+		base := asciiLower(strings.TrimRightFunc(strings.TrimSpace(n), unicode.IsDigit))
 		if len(base) < 2 {
 			continue
 		}
@@ -234,13 +239,13 @@ func identitySpans(text string, id *Identity, add func(a, b int, t string)) {
 		}
 	}
 	for _, v := range id.IDs {
-		findAll(lower, strings.ToLower(strings.TrimSpace(v)), 3, func(a, b int) { add(a, b, ID) })
+		findAll(lower, asciiLower(strings.TrimSpace(v)), 3, func(a, b int) { add(a, b, ID) })
 	}
 	for _, v := range id.Emails {
-		findAll(lower, strings.ToLower(strings.TrimSpace(v)), 3, func(a, b int) { add(a, b, Email) })
+		findAll(lower, asciiLower(strings.TrimSpace(v)), 3, func(a, b int) { add(a, b, Email) })
 	}
 	for _, v := range id.Addresses {
-		v = strings.ToLower(strings.TrimSpace(v))
+		v = asciiLower(strings.TrimSpace(v))
 		findWord(lower, v, func(a, b int) { add(a, b, Address) })
 		// the street line without its unit, and a city with Synthea's digits
 		if f := strings.Fields(v); len(f) > 3 {
@@ -396,8 +401,9 @@ func pad2(i int) string {
 // first.
 var priority = map[string]int{Email: 0, URL: 1, IP: 2, Phone: 3, ID: 4, Date: 5, Age: 6, Address: 7, Name: 8}
 
-// merge sorts spans and joins overlapping ones.
-func merge(spans []Span) []Span {
+// merge sorts spans and joins overlapping ones, and neighbours of one type
+// separated by blanks only ("Gregory" "Whitfield" is one name).
+func merge(spans []Span, text string) []Span {
 	if len(spans) == 0 {
 		return nil
 	}
@@ -410,6 +416,10 @@ func merge(spans []Span) []Span {
 	out := []Span{spans[0]}
 	for _, s := range spans[1:] {
 		last := &out[len(out)-1]
+		if s.Type == last.Type && s.Start >= last.End && strings.Trim(text[last.End:s.Start], " \t") == "" {
+			last.End = max(last.End, s.End)
+			continue
+		}
 		if s.Start < last.End {
 			if s.End > last.End {
 				if s.End-s.Start > last.End-last.Start && priority[s.Type] < priority[last.Type] {
@@ -422,4 +432,16 @@ func merge(spans []Span) []Span {
 		out = append(out, s)
 	}
 	return slices.Clip(out)
+}
+
+// asciiLower lower-cases ASCII letters only, so byte offsets stay valid
+// whatever the text holds (strings.ToLower may change lengths).
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
 }
