@@ -16,6 +16,10 @@ const (
 	PHIAddress = "ADDRESS" // a street address line
 	PHICity    = "CITY"    // a town
 	PHIZIP     = "ZIP"     // a five-digit ZIP code
+	PHIFax     = "FAX"     // a fax number
+	PHIURL     = "URL"     // a web address that leads to the patient
+	PHIIP      = "IP"      // an IP address of a patient's device
+	PHIID      = "ID"      // another identifier: licence, insurance member id
 )
 
 // Span is one planted identifier in a note: Text is exactly the bytes
@@ -53,6 +57,8 @@ type note struct {
 	text  []byte
 	spans []Span
 }
+
+var docNets = []string{"192.0.2.", "198.51.100.", "203.0.113."}
 
 var monthNames = [...]string{"January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"}
 
@@ -219,6 +225,32 @@ func (g *generator) note(p *patient, ei int, pl *plan, age int) {
 		nb.lit("Prefers e-mail: ")
 		nb.phi(PHIEmail, "", p.email)
 		nb.lit("\n")
+	}
+	if r.IntN(10) == 0 {
+		nb.lit("Outside records requested; fax to ")
+		nb.phi(PHIFax, "", g.phoneText("555-"+digits(r, 3)+"-"+digits(r, 4)))
+		nb.lit(".\n")
+	}
+	if r.IntN(12) == 0 {
+		nb.lit("Results released to the patient portal: ")
+		nb.phi(PHIURL, "", "https://portal.example.org/chart/"+p.mrn)
+		nb.lit("\n")
+	}
+	if r.IntN(15) == 0 {
+		// RFC 5737 documentation addresses: never a real host
+		nb.lit("Home monitor uploads from ")
+		nb.phi(PHIIP, "", pick(g, docNets)+strconv.Itoa(1+r.IntN(254)))
+		nb.lit(".\n")
+	}
+	if r.IntN(12) == 0 {
+		if p.drivers != "" && r.IntN(2) == 0 {
+			nb.lit("ID checked: driver's license ")
+			nb.phi(PHIID, "license", p.drivers)
+		} else {
+			nb.lit("Insurance member ID ")
+			nb.phi(PHIID, "insurance", "W"+digits(r, 9))
+		}
+		nb.lit(".\n")
 	}
 
 	// Body.

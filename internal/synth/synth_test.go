@@ -438,7 +438,7 @@ func TestNotesPHISpans(t *testing.T) {
 	if len(texts) != 0 {
 		t.Errorf("%d notes have no line in notes.phi.jsonl", len(texts))
 	}
-	for _, typ := range []string{PHIName, PHIDate, PHIAge, PHIPhone, PHIMRN, PHIAddress, PHIZIP, PHISSN, PHIEmail, PHICity} {
+	for _, typ := range []string{PHIName, PHIDate, PHIAge, PHIPhone, PHIMRN, PHIAddress, PHIZIP, PHISSN, PHIEmail, PHICity, PHIFax, PHIURL, PHIIP, PHIID} {
 		if types[typ] == 0 {
 			t.Errorf("no %s spans planted (%v)", typ, types)
 		}
