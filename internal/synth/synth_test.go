@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -564,4 +565,25 @@ func FuzzParseSignal(f *testing.F) {
 			t.Fatalf("round trip of %+v: %+v, %v", sig, back, err)
 		}
 	})
+}
+
+// TestStreamsWithConstantMemory fails when generation holds patients: the
+// live heap, sampled while 20,000 patients are written, must stay small.
+func TestStreamsWithConstantMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 20,000 patients")
+	}
+	var peak uint64
+	var ms runtime.MemStats
+	_, err := Generate(t.Context(), Config{Patients: 20000, Seed: 4, Out: filepath.Join(t.TempDir(), "x"), Progress: func(done, total int) {
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapInuse)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("peak heap in use %.1f MB", float64(peak)/1e6)
+	if peak > 64<<20 {
+		t.Errorf("heap in use reached %.1f MB while writing 20,000 patients: generation is not streaming", float64(peak)/1e6)
+	}
 }
