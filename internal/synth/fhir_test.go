@@ -56,29 +56,26 @@ func TestFHIRResources(t *testing.T) {
 	if len(res.Files) != len(FHIRFiles)+3 {
 		t.Fatalf("wrote %d files, want %d", len(res.Files), len(FHIRFiles)+3)
 	}
+	// First pass: every id written, by type. Second pass (below): checks.
 	ids := map[string]bool{} // "Type/id"
-	type resource struct {
-		typ string
-		m   map[string]any
-	}
-	var all []resource
 	counts := map[string]int{}
 	for _, name := range FHIRFiles {
 		typ := strings.TrimSuffix(name, ".000.ndjson")
 		readLines(t, filepath.Join(out, name), func(line []byte) {
-			var m map[string]any
-			if err := json.Unmarshal(line, &m); err != nil {
+			var head struct {
+				ResourceType string `json:"resourceType"`
+				ID           string `json:"id"`
+			}
+			if err := json.Unmarshal(line, &head); err != nil {
 				t.Fatalf("%s: invalid JSON: %v", name, err)
 			}
-			if m["resourceType"] != typ {
-				t.Fatalf("%s: resourceType %v", name, m["resourceType"])
+			if head.ResourceType != typ {
+				t.Fatalf("%s: resourceType %q", name, head.ResourceType)
 			}
-			id, _ := m["id"].(string)
-			if id == "" || ids[typ+"/"+id] {
-				t.Fatalf("%s: missing or repeated id %q", name, id)
+			if head.ID == "" || ids[typ+"/"+head.ID] {
+				t.Fatalf("%s: missing or repeated id %q", name, head.ID)
 			}
-			ids[typ+"/"+id] = true
-			all = append(all, resource{typ, m})
+			ids[typ+"/"+head.ID] = true
 			counts[typ]++
 		})
 	}
@@ -119,7 +116,11 @@ func TestFHIRResources(t *testing.T) {
 		"Procedure":         {"code", "http://snomed.info/sct"},
 		"AdverseEvent":      {"event", "http://snomed.info/sct"},
 	}
-	for _, r := range all {
+	type resource struct {
+		typ string
+		m   map[string]any
+	}
+	check := func(r resource) {
 		for _, keys := range required[r.typ] {
 			if path(r.m, keys...) == nil {
 				t.Fatalf("%s/%s lacks %s", r.typ, r.m["id"], strings.Join(keys, "."))
@@ -164,6 +165,16 @@ func TestFHIRResources(t *testing.T) {
 				t.Fatalf("Patient/%s identifiers %v: want MR and SS", r.m["id"], types)
 			}
 		}
+	}
+	for _, name := range FHIRFiles {
+		typ := strings.TrimSuffix(name, ".000.ndjson")
+		readLines(t, filepath.Join(out, name), func(line []byte) {
+			var m map[string]any
+			if err := json.Unmarshal(line, &m); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			check(resource{typ, m})
+		})
 	}
 }
 
