@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"os"
 	"sync"
 )
 
@@ -25,6 +26,10 @@ type Hashes struct {
 const bufSize = 1 << 20
 
 const pipelineBuffers = 8
+
+// writebackEvery is how much an import writes before it starts the writeback
+// of what it wrote.
+const writebackEvery = 16 << 20
 
 // pipeline copies r to w (w may be nil) while hashing the whole stream and
 // every chunk, on separate goroutines so the copy, the file hash and the
@@ -82,12 +87,20 @@ func pipeline(ctx context.Context, r io.Reader, w io.Writer) (Hashes, error) {
 			chunks = append(chunks, Digest(h.Sum(nil)))
 		}
 	})
-	// Stage 2: the copy.
+	// Stage 2: the copy. Writing a file starts its writeback every few
+	// chunks, so the disk works while hashing goes on.
 	if w != nil {
+		f, _ := w.(*os.File)
 		wg.Go(func() {
+			var off, flushed int64
 			for b := range stages[2] {
 				if writeErr == nil {
 					_, writeErr = w.Write(b.b[:b.n])
+					off += int64(b.n)
+					if f != nil && off-flushed >= writebackEvery {
+						startWriteback(f, flushed, off-flushed)
+						flushed = off
+					}
 				}
 				release(b)
 			}
