@@ -3,7 +3,6 @@ package p2p
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -376,7 +375,7 @@ func (f *fetch) worker(p *provider) {
 			continue
 		}
 		inflight = append(inflight[:0], inflight[1:]...)
-		if sha256.Sum256(data) != j.f.desc.Digests[j.i] {
+		if j.f.desc.digest(data) != j.f.desc.Digests[j.i] {
 			f.requeue(j)
 			fail(fmt.Errorf("file %s chunk %d: %w", j.f.desc.CID, j.i, ErrBadChunk))
 			return

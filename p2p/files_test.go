@@ -3,12 +3,15 @@ package p2p
 import (
 	"bytes"
 	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/multiformats/go-multihash"
 )
 
 func TestDescribeFileKnownCID(t *testing.T) {
@@ -27,7 +30,7 @@ func TestDescribeFileKnownCID(t *testing.T) {
 			if err := os.WriteFile(p, []byte(tc.data), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			f, err := DescribeFile(p, 5)
+			f, err := DescribeFile(p, 5, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -36,6 +39,28 @@ func TestDescribeFileKnownCID(t *testing.T) {
 			}
 			if err := f.Check(); err != nil {
 				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestChunkDigestKnownAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		code uint64
+		data string
+		want string
+	}{
+		{"sha2-256 default", 0, "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+		{"sha2-256", multihash.SHA2_256, "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+		{"blake3", multihash.BLAKE3, "", "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"},
+		{"blake3 abc", multihash.BLAKE3, "abc", "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := File{DigestCode: tc.code}
+			d := f.digest([]byte(tc.data))
+			if got := hex.EncodeToString(d[:]); got != tc.want {
+				t.Fatalf("got %s, want %s", got, tc.want)
 			}
 		})
 	}
@@ -51,7 +76,7 @@ func TestDirSinkOrders(t *testing.T) {
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, err := DescribeFile(p, testChunk)
+	f, err := DescribeFile(p, testChunk, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +157,7 @@ func TestDirSinkRefusesCIDMismatch(t *testing.T) {
 	if err := os.WriteFile(p, []byte("the bytes the digests describe"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, err := DescribeFile(p, 8)
+	f, err := DescribeFile(p, 8, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
