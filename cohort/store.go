@@ -292,3 +292,41 @@ func decodeChunks(b []byte) (Hashes, error) {
 	}
 	return h, nil
 }
+
+// ReadChunk reads chunk i of file c into buf (grown to [ChunkSize] if
+// smaller) and returns the chunk, for serving it to a peer.
+func (s *Store) ReadChunk(c cid.Cid, i int, buf []byte) ([]byte, error) {
+	f, err := s.Open(c)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	off := int64(i) * ChunkSize
+	if i < 0 || off >= fi.Size() {
+		return nil, fmt.Errorf("read %s chunk %d: the file has %d chunks", c, i, NumChunks(fi.Size(), ChunkSize))
+	}
+	n := min(ChunkSize, fi.Size()-off)
+	if int64(cap(buf)) < n {
+		buf = make([]byte, ChunkSize)
+	}
+	buf = buf[:n]
+	if _, err := f.ReadAt(buf, off); err != nil {
+		return nil, fmt.Errorf("read %s chunk %d: %w", c, i, err)
+	}
+	return buf, nil
+}
+
+// Missing lists the files of a manifest the store does not hold.
+func (s *Store) Missing(m *Manifest) []*File {
+	var out []*File
+	for _, f := range m.Files() {
+		if !s.Has(f.CID) {
+			out = append(out, f)
+		}
+	}
+	return out
+}

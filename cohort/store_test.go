@@ -16,11 +16,10 @@ import (
 
 // randomBytes returns n reproducible pseudo-random bytes.
 func randomBytes(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, seed))
 	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
+	var s [32]byte
+	s[0] = byte(seed)
+	rand.NewChaCha8(s).Read(b)
 	return b
 }
 
@@ -193,4 +192,37 @@ func TestStoreVerifyDetects(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestReadChunk(t *testing.T) {
+	s := newStore(t)
+	data := randomBytes(ChunkSize+10, 8)
+	c, _, err := s.Import(t.Context(), bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range [][]byte{data[:ChunkSize], data[ChunkSize:]} {
+		got, err := s.ReadChunk(c, i, nil)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("chunk %d: %d bytes, %v", i, len(got), err)
+		}
+	}
+	if _, err := s.ReadChunk(c, 2, nil); err == nil {
+		t.Error("ReadChunk past the end succeeded")
+	}
+}
+
+func FuzzDecodeChunks(f *testing.F) {
+	f.Add(encodeChunks(Hashes{Size: ChunkSize + 1, ChunkSize: ChunkSize, Chunks: []Digest{{1}, {2}}}))
+	f.Add(encodeChunks(Hashes{ChunkSize: ChunkSize}))
+	f.Add([]byte("cohortnet-chunks/1\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := decodeChunks(b)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(encodeChunks(h), b) {
+			t.Fatal("decoded chunk list does not re-encode to its bytes")
+		}
+	})
 }
