@@ -332,8 +332,12 @@ func (f *fhirExport) iter(types ...string) *fhirIter {
 // back with ok false.
 func decodeResource(raw []byte, loc fhirLoc, r *fhirResource) error {
 	*r = fhirResource{}
-	if err := json.Unmarshal(raw, r); err != nil {
-		return jsonErr(loc.path, loc.line, loc.entry, err)
+	if !fastDecode(raw, r) {
+		// The standard decoder names the field and offset of the fault.
+		*r = fhirResource{}
+		if err := json.Unmarshal(raw, r); err != nil {
+			return jsonErr(loc.path, loc.line, loc.entry, err)
+		}
 	}
 	if r.ResourceType == "" {
 		return loc.err("resourceType", ErrMissingField)
@@ -361,7 +365,9 @@ func (f *fhirExport) patientIndex() (map[string]string, error) {
 				break
 			}
 			var h head
-			if err := json.Unmarshal(raw, &h); err != nil {
+			if fastDecode(raw, &h) {
+				// decoded
+			} else if err := json.Unmarshal(raw, &h); err != nil {
 				f.patErr = jsonErr(loc.path, loc.line, loc.entry, err)
 				return
 			}
@@ -655,7 +661,7 @@ func contextEncounter(r *fhirResource, loc fhirLoc) (string, fhirPeriod, error) 
 		Encounter []fhirRef  `json:"encounter"`
 		Period    fhirPeriod `json:"period"`
 	}
-	if err := json.Unmarshal(r.Context, &c); err != nil {
+	if err := unmarshal(r.Context, &c); err != nil {
 		return "", fhirPeriod{}, jsonErr(loc.path, loc.line, loc.entry, err)
 	}
 	if c.Reference != "" {
@@ -683,7 +689,7 @@ func (m *fhirMapper) medRef(r *fhirResource, loc fhirLoc, ref fhirRef) (code, er
 	if id, ok := strings.CutPrefix(ref.Reference, "#"); ok {
 		for _, raw := range r.Contained {
 			var c fhirResource
-			if err := json.Unmarshal(raw, &c); err != nil {
+			if err := unmarshal(raw, &c); err != nil {
 				return code{}, jsonErr(loc.path, loc.line, loc.entry, err)
 			}
 			if c.ID == id {
@@ -870,7 +876,7 @@ func (m *fhirMapper) document(r *fhirResource, loc fhirLoc, w *rowWriter) error 
 	}
 	var typ fhirConcept
 	if len(r.Type) > 0 && r.Type[0] == '{' {
-		if err := json.Unmarshal(r.Type, &typ); err != nil {
+		if err := unmarshal(r.Type, &typ); err != nil {
 			return jsonErr(loc.path, loc.line, loc.entry, err)
 		}
 	}
@@ -895,7 +901,7 @@ func (m *fhirMapper) person(r *fhirResource, loc fhirLoc, w *rowWriter) error {
 	var ssn, mrn, dl, ppn string
 	if len(r.Identifier) > 0 && r.Identifier[0] == '[' {
 		var ids []fhirIdentifier
-		if err := json.Unmarshal(r.Identifier, &ids); err != nil {
+		if err := unmarshal(r.Identifier, &ids); err != nil {
 			return jsonErr(loc.path, loc.line, loc.entry, err)
 		}
 		for _, id := range ids {
