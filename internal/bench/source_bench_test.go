@@ -1,0 +1,120 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	_ "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/cohortnet/cohortnet/deid/source"
+	"github.com/cohortnet/cohortnet/internal/synth"
+)
+
+// sourcePatients is the export size of the source benchmarks: 100,000
+// patients, or COHORTNET_SOURCE_PATIENTS.
+func sourcePatients() int {
+	if v, err := strconv.Atoi(os.Getenv("COHORTNET_SOURCE_PATIENTS")); err == nil && v > 0 {
+		return v
+	}
+	return 100_000
+}
+
+// BenchmarkSourceSyntheaCSV reads a synthetic Synthea CSV export of 100,000
+// patients (about 1 GB; COHORTNET_SOURCE_PATIENTS overrides) through the
+// adapter (every CDM table to Arrow batches, rows counted) and, as the
+// baseline, DuckDB counting the rows of the same CSV files with read_csv.
+func BenchmarkSourceSyntheaCSV(b *testing.B) {
+	files := []string{"patients.csv", "encounters.csv", "conditions.csv", "medications.csv",
+		"immunizations.csv", "observations.csv", "procedures.csv"}
+	benchSource(b, synth.FormatSyntheaCSV, files, func(path string) string {
+		return fmt.Sprintf("SELECT count(*) FROM read_csv('%s', header = true)", path)
+	})
+}
+
+// BenchmarkSourceFHIRNDJSON reads a synthetic FHIR Bulk Data export (NDJSON)
+// of 100,000 patients (about 5 GB; COHORTNET_SOURCE_PATIENTS overrides)
+// through the adapter and, as the baseline, DuckDB counting the resources of
+// the same files with read_json.
+func BenchmarkSourceFHIRNDJSON(b *testing.B) {
+	files := []string{"Patient.000.ndjson", "Encounter.000.ndjson", "Condition.000.ndjson",
+		"MedicationRequest.000.ndjson", "Immunization.000.ndjson", "Observation.000.ndjson",
+		"Procedure.000.ndjson", "AdverseEvent.000.ndjson", "DocumentReference.000.ndjson"}
+	benchSource(b, synth.FormatFHIR, files, func(path string) string {
+		return fmt.Sprintf("SELECT count(*) FROM read_json('%s', format = 'newline_delimited')", path)
+	})
+}
+
+func benchSource(b *testing.B, format string, files []string, countSQL func(path string) string) {
+	ctx := context.Background()
+	dir := filepath.Join(b.TempDir(), "export")
+	if _, err := synth.Generate(ctx, synth.Config{Patients: sourcePatients(), Seed: 1, Format: format, Out: dir}); err != nil {
+		b.Fatal(err)
+	}
+	var size int64
+	var present []string
+	for _, f := range files {
+		st, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			continue // a table the generator did not write
+		}
+		size += st.Size()
+		present = append(present, filepath.Join(dir, f))
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+
+	b.ResetTimer()
+	var adapter, duck time.Duration
+	var rows, duckRows int64
+	for range b.N {
+		start := time.Now()
+		e, err := source.Open(dir, source.FormatAuto)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows = 0
+		for _, t := range e.Tables() {
+			rr, err := e.Read(ctx, t)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for rr.Next() {
+				rows += rr.RecordBatch().NumRows()
+			}
+			if err := rr.Err(); err != nil {
+				b.Fatal(err)
+			}
+			rr.Release()
+		}
+		e.Close()
+		adapter += time.Since(start)
+
+		start = time.Now()
+		duckRows = 0
+		for _, p := range present {
+			var n int64
+			if err := db.QueryRowContext(ctx, countSQL(p)).Scan(&n); err != nil {
+				b.Fatalf("duckdb %s: %v", filepath.Base(p), err)
+			}
+			duckRows += n
+		}
+		duck += time.Since(start)
+	}
+	b.StopTimer()
+	a, d := adapter.Seconds()/float64(b.N), duck.Seconds()/float64(b.N)
+	b.ReportMetric(float64(size), "input-bytes")
+	b.ReportMetric(float64(size)/a/1e6, "adapter-MB/s")
+	b.ReportMetric(float64(rows)/a, "adapter-rows/s")
+	b.ReportMetric(float64(size)/d/1e6, "duckdb-MB/s")
+	b.ReportMetric(float64(duckRows)/d, "duckdb-rows/s")
+	b.ReportMetric(d/a, "adapter/duckdb")
+}
