@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -266,12 +268,15 @@ func TestUnauthorizedGetsNoBytes(t *testing.T) {
 	t.Run("session accounting", func(t *testing.T) {
 		// The refused fetch and the raw requests may fall into one session or
 		// two, depending on timing; together they count one chunk served.
-		var total Session
+		var total, lastServed Session
 		for total.Chunks < 1 || total.Denied < 2 {
 			select {
 			case s := <-sessions:
 				if s.Requester != req.ID() || s.Key != f.CID {
 					t.Fatalf("session %+v: want requester %s and file %s", s, req.ID(), f.CID)
+				}
+				if s.Chunks > 0 {
+					lastServed = s
 				}
 				total.Chunks += s.Chunks
 				total.Bytes += s.Bytes
@@ -282,6 +287,10 @@ func TestUnauthorizedGetsNoBytes(t *testing.T) {
 		}
 		if total.Chunks != 1 || total.Bytes != testChunk {
 			t.Fatalf("sessions count %d chunks, %d bytes: want 1 chunk of %d bytes", total.Chunks, total.Bytes, testChunk)
+		}
+		// The one request served was chunk 0 of f.
+		if want := sha256.Sum256(binary.BigEndian.AppendUint64(f.CID.Bytes(), 0)); lastServed.Requests != want {
+			t.Fatalf("requests digest %x, want %x", lastServed.Requests, want)
 		}
 	})
 }

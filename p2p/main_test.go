@@ -82,7 +82,7 @@ func testHost(t testing.TB, mod func(*Config)) *Host {
 
 func connect(t testing.TB, a, b *Host) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := a.Connect(ctx, b.AddrInfo()); err != nil {
 		t.Fatalf("connect %s -> %s: %v", a.ID(), b.ID(), err)

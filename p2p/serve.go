@@ -3,8 +3,11 @@ package p2p
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"sync"
@@ -56,6 +59,16 @@ type Session struct {
 	Denied int64     // requests refused by the access check
 	Start  time.Time // first request
 	Last   time.Time // last request
+	// Requests is the sha256 of the requests served, in order: for each,
+	// the file CID's bytes and the chunk index as 8 bytes big-endian. A
+	// requester that logged its own requests can recompute it.
+	Requests [sha256.Size]byte
+}
+
+// session is a [Session] being counted.
+type session struct {
+	Session
+	requests hash.Hash
 }
 
 // Accounting receives every fetch session when it ends.
@@ -96,7 +109,7 @@ type ChunkServer struct {
 	bufs sync.Pool
 
 	mu       sync.Mutex
-	sessions map[sessionID]*Session
+	sessions map[sessionID]*session
 	closed   bool
 	stop     chan struct{}
 	done     chan struct{}
@@ -124,7 +137,7 @@ func NewChunkServer(h host.Host, cfg ServerConfig) (*ChunkServer, error) {
 	}
 	s := &ChunkServer{
 		h: h, cfg: cfg, log: log,
-		sessions: make(map[sessionID]*Session),
+		sessions: make(map[sessionID]*session),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -170,7 +183,8 @@ func (s *ChunkServer) endSessions(cutoff time.Time) {
 	s.mu.Lock()
 	for id, ses := range s.sessions {
 		if cutoff.IsZero() || ses.Last.Before(cutoff) {
-			ended = append(ended, *ses)
+			ses.requests.Sum(ses.Requests[:0])
+			ended = append(ended, ses.Session)
 			delete(s.sessions, id)
 		}
 	}
@@ -184,7 +198,7 @@ func (s *ChunkServer) endSessions(cutoff time.Time) {
 }
 
 // count adds one request's outcome to its session.
-func (s *ChunkServer) count(p peer.ID, file cid.Cid, bytes int, denied bool) {
+func (s *ChunkServer) count(p peer.ID, file cid.Cid, index uint64, bytes int, denied bool) {
 	key := file
 	if s.cfg.SessionKey != nil {
 		key = s.cfg.SessionKey(file)
@@ -195,7 +209,7 @@ func (s *ChunkServer) count(p peer.ID, file cid.Cid, bytes int, denied bool) {
 	id := sessionID{p, key}
 	ses := s.sessions[id]
 	if ses == nil {
-		ses = &Session{Requester: p, Key: key, Start: now}
+		ses = &session{Session: Session{Requester: p, Key: key, Start: now}, requests: sha256.New()}
 		s.sessions[id] = ses
 	}
 	ses.Last = now
@@ -205,6 +219,8 @@ func (s *ChunkServer) count(p peer.ID, file cid.Cid, bytes int, denied bool) {
 	}
 	ses.Chunks++
 	ses.Bytes += int64(bytes)
+	ses.requests.Write(file.Bytes())
+	ses.requests.Write(binary.BigEndian.AppendUint64(nil, index))
 	if n := len(ses.Files); n == 0 || ses.Files[n-1] != file {
 		found := false
 		for _, f := range ses.Files {
@@ -258,7 +274,7 @@ func (s *ChunkServer) handle(st network.Stream) {
 		hdr = hdr[:0]
 		if err := s.cfg.authorize(ctx, p, req.File); err != nil {
 			s.log.Info("p2p: chunk: request refused", "peer", p, "file", req.File, "err", err)
-			s.count(p, req.File, 0, true)
+			s.count(p, req.File, req.Index, 0, true)
 			_, _ = st.Write(appendError(hdr, statusDenied, "access denied"))
 			_ = st.Close()
 			return
@@ -306,7 +322,7 @@ func (s *ChunkServer) handle(st network.Stream) {
 			_ = st.Reset()
 			return
 		}
-		s.count(p, req.File, n, false)
+		s.count(p, req.File, req.Index, n, false)
 	}
 }
 
