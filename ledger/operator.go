@@ -68,10 +68,10 @@ type Operator struct {
 	awaiter  *tessera.PublicationAwaiter
 	cancel   context.CancelFunc
 
-	mu    sync.Mutex // orders Check+Add, so the state sees entries in log order
-	state *State
-	next  uint64 // index the next accepted entry will get
-	stale bool   // a prediction failed: rebuild state from the log
+	mu      sync.Mutex // orders Check+Add, so the state sees entries in log order
+	state   *State
+	pending map[[32]byte]tessera.IndexFuture // accepted, index not yet known
+	failed  error                            // the log failed: refuse everything until a restart
 
 	tmu  sync.RWMutex
 	tree *tree // integrated entries' hashes, for inclusion proofs
@@ -156,7 +156,7 @@ func NewOperator(ctx context.Context, cfg OperatorConfig) (*Operator, error) {
 		cancel()
 		return nil, err
 	}
-	lg.Info("ledger operator started", "origin", o.origin, "size", o.next, "witnesses", len(group), "quorum", c.Quorum)
+	lg.Info("ledger operator started", "origin", o.origin, "size", o.state.Size(), "witnesses", len(group), "quorum", c.Quorum)
 	return o, nil
 }
 
@@ -191,7 +191,7 @@ func (o *Operator) rebuild(ctx context.Context) error {
 		t.append(LeafHash(raw))
 		i++
 	}
-	o.state, o.next, o.stale = st, size, false
+	o.state, o.pending = st, map[[32]byte]tessera.IndexFuture{}
 	o.tmu.Lock()
 	o.tree = t
 	o.tmu.Unlock()
@@ -258,17 +258,20 @@ func (o *Operator) Submit(ctx context.Context, encoded []byte) (*Commitment, err
 	if err := e.Verify(); err != nil {
 		return nil, err
 	}
+	key := entryKey(encoded)
 	o.mu.Lock()
-	if o.stale {
-		if err := o.rebuild(ctx); err != nil {
-			o.mu.Unlock()
-			return nil, err
-		}
+	if o.failed != nil {
+		o.mu.Unlock()
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, o.failed)
 	}
 	if i, ok := o.state.Lookup(encoded); ok {
 		// A retry (after a lost answer, or a crash): the same commitment.
+		future, pending := o.pending[key]
 		o.mu.Unlock()
-		return o.commit(ctx, i, encoded, func() (tessera.Index, error) { return tessera.Index{Index: i, IsDup: true}, nil })
+		if !pending {
+			future = func() (tessera.Index, error) { return tessera.Index{Index: i, IsDup: true}, nil }
+		}
+		return o.commit(ctx, encoded, future)
 	}
 	if skew := o.cfg.Now().Sub(e.Time); skew > o.cfg.MaxClockSkew || -skew > o.cfg.MaxClockSkew {
 		o.mu.Unlock()
@@ -282,28 +285,41 @@ func (o *Operator) Submit(ctx context.Context, encoded []byte) (*Commitment, err
 		o.mu.Unlock()
 		return nil, err
 	}
-	predicted := o.next
-	future := o.appender.Add(ctx, tessera.NewEntry(encoded))
-	o.state.Apply(predicted, e, encoded)
-	o.next++
+	future := o.appender.Add(context.WithoutCancel(ctx), tessera.NewEntry(encoded))
+	o.state.Apply(pendingIndex, e, encoded)
+	o.pending[key] = future
 	o.mu.Unlock()
-	return o.commit(ctx, predicted, encoded, future)
+	go o.resolve(key, e, encoded, future)
+	return o.commit(ctx, encoded, future)
+}
+
+// ErrUnavailable is returned while the operator cannot append (its log
+// failed and it must be restarted). Try again later.
+var ErrUnavailable = errors.New("ledger: operator unavailable")
+
+// resolve records the index an accepted entry got, whoever waits for it.
+func (o *Operator) resolve(key [32]byte, e *Entry, encoded []byte, future tessera.IndexFuture) {
+	idx, err := future()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.pending, key)
+	if err != nil {
+		// The entry may or may not be in the log, and the state assumed it
+		// is: stop until a restart rebuilds the state from the log.
+		if o.failed == nil {
+			o.failed = err
+			o.log.Error("ledger: append failed; refusing entries until restarted", "err", err)
+		}
+		return
+	}
+	o.state.setIndex(encoded, e, idx.Index)
 }
 
 // commit waits for the entry's index and a published checkpoint that covers
 // it, and builds the commitment.
-func (o *Operator) commit(ctx context.Context, predicted uint64, encoded []byte, future tessera.IndexFuture) (*Commitment, error) {
+func (o *Operator) commit(ctx context.Context, encoded []byte, future tessera.IndexFuture) (*Commitment, error) {
 	idx, cp, err := o.awaiter.Await(ctx, future)
-	if err == nil && idx.Index != predicted {
-		err = fmt.Errorf("entry landed at index %d, expected %d", idx.Index, predicted)
-	}
 	if err != nil {
-		if ctx.Err() == nil {
-			o.mu.Lock()
-			o.stale = true
-			o.mu.Unlock()
-			o.log.Error("ledger: append failed; state will be rebuilt from the log", "err", err)
-		}
 		return nil, fmt.Errorf("ledger: append: %w", err)
 	}
 	return o.commitment(ctx, idx.Index, encoded, cp)
@@ -319,7 +335,9 @@ func (o *Operator) commitment(ctx context.Context, index uint64, encoded, cp []b
 	}
 	if err := o.extendTree(ctx, c.Size, c.Hash); err != nil {
 		o.mu.Lock()
-		o.stale = true
+		if o.failed == nil {
+			o.failed = err
+		}
 		o.mu.Unlock()
 		return nil, err
 	}

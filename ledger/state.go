@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -25,7 +26,7 @@ func refuse(format string, args ...any) error {
 
 // Publication is a publish entry as the log holds it.
 type Publication struct {
-	Index     uint64
+	Index     uint64 // on the operator, math.MaxUint64 until the log assigns it
 	Manifest  cid.Cid
 	Dataset   string
 	Version   int64
@@ -36,7 +37,6 @@ type Publication struct {
 }
 
 type grantEvent struct {
-	index   uint64
 	at      time.Time
 	grant   bool
 	expires time.Time
@@ -193,13 +193,17 @@ func (s *State) Check(e *Entry, c *consortium.Config) error {
 	return nil
 }
 
+// pendingIndex stands for the index of an entry the operator accepted
+// before the log assigned it one.
+const pendingIndex = math.MaxUint64
+
 // Apply records e, the entry at index (the next one), encoded as encoded.
 // It does not judge e: the log is what it is.
 func (s *State) Apply(index uint64, e *Entry, encoded []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.entries[sha256.Sum256(encoded)] = index
-	if index >= s.size {
+	if index != pendingIndex && index >= s.size {
 		s.size = index + 1
 	}
 	d := s.datasets[e.Dataset]
@@ -226,7 +230,22 @@ func (s *State) Apply(index uint64, e *Entry, encoded []byte) {
 		}
 	case KindGrant, KindRevoke:
 		if d != nil && d.publisher == e.Author {
-			d.grants[e.Grantee] = append(d.grants[e.Grantee], grantEvent{index: index, at: e.Time, grant: e.Kind == KindGrant, expires: e.Expires})
+			d.grants[e.Grantee] = append(d.grants[e.Grantee], grantEvent{at: e.Time, grant: e.Kind == KindGrant, expires: e.Expires})
+		}
+	}
+}
+
+// setIndex records the index the log gave an entry applied as pending.
+func (s *State) setIndex(encoded []byte, e *Entry, index uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entries[sha256.Sum256(encoded)] = index
+	if index >= s.size {
+		s.size = index + 1
+	}
+	if e.Kind == KindPublish {
+		if p := s.manifests[e.Manifest]; p != nil && p.Index == pendingIndex {
+			p.Index = index
 		}
 	}
 }

@@ -126,6 +126,8 @@ func TestOperatorSurvivesSIGKILL(t *testing.T) {
 			break
 		}
 		cctx, cancel := context.WithCancel(ctx)
+		firstAck := make(chan struct{})
+		var once sync.Once
 		var wg sync.WaitGroup
 		for w := range 6 {
 			wg.Add(1)
@@ -144,10 +146,18 @@ func TestOperatorSurvivesSIGKILL(t *testing.T) {
 					mu.Lock()
 					acked = append(acked, cm)
 					mu.Unlock()
+					once.Do(func() { close(firstAck) })
 				}
 			}()
 		}
-		time.Sleep(time.Duration(50+rand.IntN(350)) * time.Millisecond)
+		// Kill at a random moment once this run has acknowledged something,
+		// so every run both makes progress and dies mid-stream.
+		select {
+		case <-firstAck:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("run %d: no submission acknowledged in 60s\n%s", k, log.b)
+		}
+		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
