@@ -162,6 +162,7 @@ func (r *batchReader) Next() bool {
 			break
 		}
 		r.w.rows = 0
+		r.w.bld.Reserve(BatchRows)
 		done, err := r.fill(r.ctx, r.w)
 		if err != nil {
 			r.err = err

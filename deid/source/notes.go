@@ -61,7 +61,7 @@ func readNotes(ctx context.Context, path string, idsFn func() (map[string]struct
 				continue
 			}
 			var n noteLine
-			if err := json.Unmarshal(b, &n); err != nil {
+			if err := unmarshal(b, &n); err != nil {
 				return false, jsonErr(path, line, -1, err)
 			}
 			perr := func(field string, err error) error {
