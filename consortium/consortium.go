@@ -231,6 +231,18 @@ func (c *Config) AddWitness(id peer.ID, httpURL, name string) error {
 	return c.checkUnique()
 }
 
+// AddBootstrap adds a bootstrap address: a libp2p multiaddr ending in the
+// peer's /p2p/ id. Adding one already listed changes nothing.
+func (c *Config) AddBootstrap(addr string) error {
+	if _, err := peer.AddrInfoFromString(addr); err != nil {
+		return fmt.Errorf("consortium: bootstrap address %q: %w (want e.g. /ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...)", addr, err)
+	}
+	if !slices.Contains(c.Bootstrap, addr) {
+		c.Bootstrap = append(c.Bootstrap, addr)
+	}
+	return nil
+}
+
 // SetQuorum sets how many witnesses must cosign.
 func (c *Config) SetQuorum(n int) error {
 	if n < 0 || n > len(c.Witnesses) {
@@ -267,6 +279,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Quorum < 0 || c.Quorum > len(c.Witnesses) {
 		return fmt.Errorf("consortium: quorum %d: must be between 0 and the number of witnesses (%d)", c.Quorum, len(c.Witnesses))
+	}
+	for _, a := range c.Bootstrap {
+		if _, err := peer.AddrInfoFromString(a); err != nil {
+			return fmt.Errorf("consortium: bootstrap address %q: %w", a, err)
+		}
 	}
 	return c.checkUnique()
 }

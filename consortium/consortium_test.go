@@ -314,3 +314,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestBootstrapAddresses(t *testing.T) {
+	_, id := newIdentity(t)
+	c := &Config{}
+	for _, tc := range []struct {
+		addr string
+		ok   bool
+	}{
+		{"/ip4/192.0.2.10/tcp/4001/p2p/" + id.String(), true},
+		{"/ip4/192.0.2.10/tcp/4001", false},
+		{"192.0.2.10:4001", false},
+	} {
+		t.Run(tc.addr, func(t *testing.T) {
+			if err := c.AddBootstrap(tc.addr); (err == nil) != tc.ok {
+				t.Fatalf("AddBootstrap: %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+	if len(c.Bootstrap) != 1 {
+		t.Fatalf("%d bootstrap addresses, want 1", len(c.Bootstrap))
+	}
+}

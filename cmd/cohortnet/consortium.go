@@ -36,7 +36,8 @@ refused.`,
   cohortnet consortium sign --out consortium.yaml
   cohortnet --data ~/.cohortnet-b consortium install consortium.yaml`,
 	}
-	cmd.AddCommand(newConsortiumInitCmd(), newConsortiumAddMemberCmd(), newConsortiumSetLedgerCmd(),
+	cmd.AddCommand(newConsortiumInitCmd(), newConsortiumAddMemberCmd(), newConsortiumRemoveMemberCmd(),
+		newConsortiumAddBootstrapCmd(), newConsortiumSetLedgerCmd(),
 		newConsortiumAddWitnessCmd(), newConsortiumSetQuorumCmd(), newConsortiumSignCmd(),
 		newConsortiumShowCmd(), newConsortiumInstallCmd())
 	return cmd
@@ -115,6 +116,39 @@ func newConsortiumAddMemberCmd() *cobra.Command {
 	f.StringSliceVar(&m.Roles, "role", nil, "roles: hospital, researcher, agency, ledger, witness (repeat or comma-separate)")
 	_ = cmd.MarkFlagRequired("role")
 	return cmd
+}
+
+func newConsortiumRemoveMemberCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "remove-member PEER",
+		Short:   "Remove a member from the draft",
+		Example: `  cohortnet consortium remove-member 12D3KooW...`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parsePeer(args[0])
+			if err != nil {
+				return err
+			}
+			return editDraft(cmd, "member removed", func(c *consortium.Config) error {
+				if !c.RemoveMember(id) {
+					return fmt.Errorf("%s is not a member in the draft", id)
+				}
+				return nil
+			})
+		},
+	}
+}
+
+func newConsortiumAddBootstrapCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "add-bootstrap MULTIADDR",
+		Short:   "Add a bootstrap address (ending in /p2p/<peer id>) to the draft",
+		Example: `  cohortnet consortium add-bootstrap /ip4/192.0.2.10/tcp/4001/p2p/12D3KooW...`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return editDraft(cmd, "bootstrap address added", func(c *consortium.Config) error { return c.AddBootstrap(args[0]) })
+		},
+	}
 }
 
 func newConsortiumSetLedgerCmd() *cobra.Command {
