@@ -315,20 +315,29 @@ func (a *Answerer) Answer(ctx context.Context, req AggregateRequest) (*Aggregate
 		if _, ok := d.Tables[req.Table]; !ok {
 			continue
 		}
+		have, err := a.Engine.columns(ctx, d.Schema(), req.Table)
+		if err != nil {
+			return nil, fmt.Errorf("query: aggregate: %w", err)
+		}
 		var sel []string
-		ok := true
+		missing := ""
 		for _, c := range uniq(cols) {
-			expr := quoteIdent(c)
-			if strings.HasSuffix(c, "_year") && c != "year_of_birth" {
-				if expr = yearSource(d, c); expr == "" {
-					ok = false
-					break
-				}
+			expr, src := quoteIdent(c), c
+			if strings.HasSuffix(c, "_year") {
+				expr = yearSource(d, c)
+				src = strings.TrimSuffix(c, "_year") + map[string]string{UnionDates: "_date", UnionYears: "_year"}[d.Union()]
+			}
+			if expr == "" || !have[src] {
+				missing = c
+				break
 			}
 			sel = append(sel, fmt.Sprintf("CAST(%s AS VARCHAR) AS %s", expr, quoteIdent(c)))
 		}
-		if !ok {
-			ans.Skipped = append(ans.Skipped, d.Name+": day offsets only, no years")
+		if !have["person_id"] && missing == "" {
+			missing = "person_id"
+		}
+		if missing != "" {
+			ans.Skipped = append(ans.Skipped, d.Name+": no column "+missing+" in "+req.Table)
 			continue
 		}
 		sel = append(sel, "person_id")
@@ -567,4 +576,27 @@ func Combine(req AggregateRequest, expected []string, answers []*AggregateAnswer
 	}
 	sort.Strings(out.Answered)
 	return out
+}
+
+// peerIDOf is the peer id string of a node key.
+func peerIDOf(key crypto.PrivKey) (string, error) {
+	id, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		return "", err
+	}
+	return id.String(), nil
+}
+
+// columns lists the columns of schema.table.
+func (e *Engine) columns(ctx context.Context, schema, table string) (map[string]bool, error) {
+	out := map[string]bool{}
+	err := e.queryTrusted(ctx, "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?", func(rows *sql.Rows) error {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return err
+		}
+		out[c] = true
+		return nil
+	}, schema, table)
+	return out, err
 }
