@@ -20,7 +20,7 @@ func TestDiscoveryThroughDHT(t *testing.T) {
 		}
 	}
 	// Routing tables fill as peers identify each other.
-	if !eventually(5*time.Second, func() bool { return d.dht.RoutingTable().Size() > 0 && a.dht.RoutingTable().Size() > 0 }) {
+	if !eventually(10*time.Second, func() bool { return d.dht.RoutingTable().Size() > 0 && a.dht.RoutingTable().Size() > 0 }) {
 		t.Fatal("routing tables stayed empty")
 	}
 	file := testCID(t, "dataset file")
@@ -32,7 +32,7 @@ func TestDiscoveryThroughDHT(t *testing.T) {
 			t.Fatal(err)
 		}
 		var found []peer.ID
-		eventually(5*time.Second, func() bool {
+		eventually(10*time.Second, func() bool {
 			fctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
 			for _, ai := range d.FindProviders(fctx, file, 4) {

@@ -184,7 +184,7 @@ func TestFetchFromTwoProvidersAndResume(t *testing.T) {
 	sink := &DirSink{Dir: t.TempDir()}
 
 	// The only provider stops after 7 chunks: the fetch fails and keeps them.
-	res, err := Fetch(t.Context(), req, sink, files, []peer.ID{first.ID()}, FetchConfig{RequestTimeout: 2 * time.Second, StreamsPerProvider: 1})
+	res, err := Fetch(t.Context(), req, sink, files, []peer.ID{first.ID()}, FetchConfig{RequestTimeout: 3 * time.Second, StreamsPerProvider: 1})
 	if !errors.Is(err, ErrNoProviders) {
 		t.Fatalf("fetch from a stopped provider: got %v, want ErrNoProviders", err)
 	}

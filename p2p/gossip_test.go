@@ -108,7 +108,7 @@ func TestGossipRejectsForgedMessages(t *testing.T) {
 	ra, rb, rc := collect(t, a, Announcements), collect(t, b, Announcements), collect(t, c, Announcements)
 	_ = ra
 	warmUp(t, a, []*received{rb, rc})
-	if !eventually(5*time.Second, func() bool { return slices.Contains(forger.TopicPeers(Announcements), b.ID()) }) {
+	if !eventually(10*time.Second, func() bool { return slices.Contains(forger.TopicPeers(Announcements), b.ID()) }) {
 		t.Fatal("forger does not see b on the topic")
 	}
 
@@ -123,7 +123,7 @@ func TestGossipRejectsForgedMessages(t *testing.T) {
 	if err := a.Publish(t.Context(), Announcements, []byte("valid:after")); err != nil {
 		t.Fatal(err)
 	}
-	if !eventually(5*time.Second, func() bool { return rb.has("valid:after") && rc.has("valid:after") }) {
+	if !eventually(10*time.Second, func() bool { return rb.has("valid:after") && rc.has("valid:after") }) {
 		t.Fatal("a valid announcement did not reach every subscriber")
 	}
 	time.Sleep(300 * time.Millisecond)
@@ -132,7 +132,7 @@ func TestGossipRejectsForgedMessages(t *testing.T) {
 			t.Errorf("subscriber %s received forged messages %q", name, got)
 		}
 	}
-	if !eventually(5*time.Second, func() bool { s, ok := b.PeerScore(forger.ID()); return ok && s < 0 }) {
+	if !eventually(10*time.Second, func() bool { s, ok := b.PeerScore(forger.ID()); return ok && s < 0 }) {
 		s, _ := b.PeerScore(forger.ID())
 		t.Errorf("forger's score at b is %v, want negative", s)
 	}
