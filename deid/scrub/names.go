@@ -27,6 +27,11 @@ Alexis Lori Ava Mia Chloe Zoe Lucia Guadalupe Mei Priya Aaliyah Fatima Aisha Yuk
 Sofia Valentina Camila Ximena Mariana Gabriela Daniela Carmen Rosa Elena Ana Isabel Ines Leticia
 Svetlana Olga Natasha Ingrid Astrid Greta Francesca Giulia Chiara Amara Ngozi Abena Adwoa Mariam
 Layla Noor Leila Yasmin Zainab Hye Min Ji Seo Hana Minh Linh Thi Anh Huong Nguyen Sumiko Liane Haruka
+DeShawn Jamal Tyrone Darnell Terrell Malik Andre Marquis Deandre Jalen Darius Latoya Keisha Shanice Imani
+Tamika Ebony Aaliyah Jasmine Destiny Precious Kiara Tiana Marcus Reginald Cedric Lamar Jermaine Travis
+Cody Dustin Shane Chad Derek Troy Brett Colton Hunter Wyatt Caleb Owen Isaac Levi Connor Landon Gavin
+Ella Avery Harper Scarlett Aria Penelope Layla Riley Nora Lily Eleanor Hazel Aurora Violet Stella Ellie
+Brittany Courtney Crystal Tiffany Erin Kristen Lindsey Megan Allison Holly Misty Tara Wendy Tonya Stacy
 `
 
 const familyNames = `
@@ -47,6 +52,14 @@ Rahman Ahmed Malik Haddad Nasser Mansour Okafor Okonkwo Mensah Owusu Boateng Ade
 Kunze Larue Schaefer Kertzmann Hahn Wiza Bode Gleason Kuhlman Hermiston Considine Bernier Lind
 Okuneva Jacobs Wolff Hickle Kirlin Weimann Cummerata Ritchie Pfannerstill Rempel Stiedemann Oberbrunner
 Mraz Dickinson Kautzer Feil Gerlach Marvin Rohan Wunsch Stracke Nitzsche Lockman Veum Halvorson
+`
+
+// ambiguousNames are names that are also English words; they count as
+// names only capitalized and not at the start of a sentence or line.
+const ambiguousNames = `
+Mark Will Grace Hope Joy Rose June April May Faith Dawn Bill Art Guy Summer Autumn Destiny Chance Frank
+Young White Brown Green Black Long King Hill Bell Wood Cook Price Gray Grey Reed Ward Cox Mann Park Lee
+James Rice Stone Fox Hunt Lane Moss Rich Holly Iris Ivy Lily Daisy Pearl Ruby Amber Crystal Angel Sky
 `
 
 // stopWords are capitalized words that begin sentences or headings in notes

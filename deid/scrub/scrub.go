@@ -66,14 +66,18 @@ type Config struct {
 
 // Scrubber finds and replaces PHI. It is safe for concurrent use.
 type Scrubber struct {
-	names map[string]bool // lower-case dictionary names
+	names     map[string]bool // lower-case dictionary names
+	ambiguous map[string]bool // names that are words too (see ambiguousNames)
 }
 
 // New returns a scrubber.
 func New(cfg Config) *Scrubber {
-	s := &Scrubber{names: map[string]bool{}}
+	s := &Scrubber{names: map[string]bool{}, ambiguous: map[string]bool{}}
 	for _, n := range strings.Fields(givenNames + " " + familyNames) {
 		s.names[strings.ToLower(n)] = true
+	}
+	for _, n := range strings.Fields(ambiguousNames) {
+		s.ambiguous[strings.ToLower(n)] = true
 	}
 	for _, n := range cfg.ExtraNames {
 		s.names[strings.ToLower(n)] = true
@@ -156,6 +160,7 @@ func (s *Scrubber) Scrub(text string, id *Identity) Result {
 		identitySpans(text, id, add)
 	}
 	spans = merge(spans, text)
+	extendNames(spans, text)
 	var out strings.Builder
 	out.Grow(len(text))
 	prev := 0
@@ -170,6 +175,39 @@ func (s *Scrubber) Scrub(text string, id *Identity) Result {
 	}
 	return Result{Text: out.String(), Spans: spans}
 }
+
+// extendNames widens a name to a capitalized word right before it: a given
+// name the dictionaries do not know ("Mark", "DeShawn") before a known family
+// name.
+func extendNames(spans []Span, text string) {
+	for i := range spans {
+		sp := &spans[i]
+		if sp.Type != Name {
+			continue
+		}
+		j := sp.Start
+		if j < 2 || text[j-1] != ' ' {
+			continue
+		}
+		k := j - 1
+		for k > 0 && (isASCIILetter(text[k-1]) || text[k-1] == '\'' || text[k-1] == '-') {
+			k--
+		}
+		w := text[k : j-1]
+		if len(w) < 2 || w[0] < 'A' || w[0] > 'Z' || stopWords[asciiLower(w)] || strings.ToUpper(w) == w {
+			continue
+		}
+		if i > 0 && spans[i-1].End > k {
+			continue
+		}
+		if k > 0 && text[k-1] == '.' {
+			continue // "Mr. [NAME]" style titles end with a dot; a sentence end too
+		}
+		sp.Start = k
+	}
+}
+
+func isASCIILetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 // dictionaryNames marks capitalized words that are known names, and a
 // capitalized word right after one (a family name after a given name).
@@ -198,7 +236,7 @@ func (s *Scrubber) dictionaryNames(text string, add func(a, b int, t string)) {
 		if unicode.IsUpper(r) && len(word) > 1 {
 			lw := strings.ToLower(word)
 			upper := strings.ToUpper(word) == word
-			if s.names[lw] && !stopWords[lw] && !upper {
+			if (s.names[lw] || s.ambiguous[lw] && !sentenceStart(text, i)) && !stopWords[lw] && !upper {
 				add(i, k, Name)
 				lastEnd = k
 			} else if lastEnd >= 0 && onlySpaces(text[lastEnd:i]) && !stopWords[lw] && !upper {
@@ -212,6 +250,22 @@ func (s *Scrubber) dictionaryNames(text string, add func(a, b int, t string)) {
 		}
 		i = k
 	}
+}
+
+// sentenceStart reports whether the word at i begins a line or sentence.
+func sentenceStart(text string, i int) bool {
+	j := i
+	for j > 0 && (text[j-1] == ' ' || text[j-1] == '\t' || text[j-1] == '"' || text[j-1] == '(') {
+		j--
+	}
+	if j == 0 {
+		return true
+	}
+	switch text[j-1] {
+	case '.', '!', '?', '\n', ':', '-', '*', '#':
+		return true
+	}
+	return false
 }
 
 func onlySpaces(s string) bool {
