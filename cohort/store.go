@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ipfs/go-cid"
 
@@ -54,11 +55,19 @@ type Store struct {
 	dir string
 }
 
-// OpenStore opens (creating if needed) the store in dir.
+// OpenStore opens (creating if needed) the store in dir. It removes
+// temporary files that imports interrupted more than a day ago left behind.
 func OpenStore(dir string) (*Store, error) {
 	for _, sub := range []string{"blobs", "chunks", "manifests", "retracted", "tmp", "partial"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
+		}
+	}
+	if ents, err := os.ReadDir(filepath.Join(dir, "tmp")); err == nil {
+		for _, e := range ents {
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > 24*time.Hour {
+				os.Remove(filepath.Join(dir, "tmp", e.Name()))
+			}
 		}
 	}
 	return &Store{dir: dir}, nil
@@ -231,12 +240,14 @@ func (s *Store) Verify(ctx context.Context, c cid.Cid) error {
 		return fmt.Errorf("verify %s: %w", c, err)
 	}
 	kept, err := s.Chunks(c)
-	if err != nil {
+	if errors.Is(err, ErrNotFound) {
+		kept = Hashes{Size: -1} // compared below: the content decides which problem to report
+	} else if err != nil {
 		return err
 	}
 	if got.Sum != want {
 		e := &CorruptError{CID: c, Check: "cid", Chunk: -1, Msg: "content hashes to " + FileCID(got.Sum).String()}
-		if got.Size != kept.Size {
+		if kept.Size >= 0 && got.Size != kept.Size {
 			e.Check, e.Msg = "size", fmt.Sprintf("file has %d bytes, should have %d", got.Size, kept.Size)
 		}
 		for i := range min(len(got.Chunks), len(kept.Chunks)) {
@@ -248,6 +259,9 @@ func (s *Store) Verify(ctx context.Context, c cid.Cid) error {
 		return e
 	}
 	// The content is right: the kept chunk list must describe it.
+	if kept.Size < 0 {
+		return &CorruptError{CID: c, Check: "chunk list", Chunk: -1, Msg: "missing"}
+	}
 	if got.Size != kept.Size || len(got.Chunks) != len(kept.Chunks) {
 		return &CorruptError{CID: c, Check: "chunk list", Chunk: -1,
 			Msg: fmt.Sprintf("says %d bytes in %d chunks, file has %d in %d", kept.Size, len(kept.Chunks), got.Size, len(got.Chunks))}

@@ -167,6 +167,7 @@ func TestStoreVerifyDetects(t *testing.T) {
 		{"chunk digest changed", func(s *Store, c cid.Cid) {
 			damage(t, s.chunksPath(c), func(b []byte) []byte { b[len(b)-1] ^= 0x80; return b })
 		}, "chunk list", 2, true},
+		{"chunk list missing", func(s *Store, c cid.Cid) { os.Remove(s.chunksPath(c)) }, "chunk list", -1, true},
 		{"missing", func(s *Store, c cid.Cid) { os.Remove(s.Path(c)) }, "", 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
