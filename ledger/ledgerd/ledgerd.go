@@ -124,27 +124,52 @@ func Run(ctx context.Context, cfg Config) error {
 		return nil
 	}
 
-	var op *ledger.Operator
-	if slices.Contains(cfg.Roles, "ledger") {
-		c := get()
-		if c.Ledger == nil {
-			return consortium.ErrNoLedger
-		}
-		op, err = ledger.NewOperator(ctx, ledger.OperatorConfig{
+	// The operator reads its witnesses and quorum once, so a configuration
+	// that changes them restarts it behind the same listener.
+	var (
+		opMu      sync.Mutex
+		op        *ledger.Operator
+		opHandler swapHandler
+	)
+	startOperator := func() error {
+		o, err := ledger.NewOperator(ctx, ledger.OperatorConfig{
 			Dir: cfg.Data.Join(datadir.LedgerDir, LogDir), Key: key, Consortium: get,
 			HTTPClient: cfg.HTTPClient, Logger: lg,
 		})
 		if err != nil {
 			return err
 		}
+		op = o
+		opHandler.set(o.Handler())
+		return nil
+	}
+	stopOperator := func() {
+		if op == nil {
+			return
+		}
+		opHandler.set(nil)
+		sctx, c := context.WithTimeout(context.Background(), 30*time.Second)
+		defer c()
+		if err := op.Close(sctx); err != nil {
+			lg.Error("ledger operator shutdown", "err", err)
+		}
+		op = nil
+	}
+	isOperator := slices.Contains(cfg.Roles, "ledger")
+	if isOperator {
+		c := get()
+		if c.Ledger == nil {
+			return consortium.ErrNoLedger
+		}
+		if err := startOperator(); err != nil {
+			return err
+		}
 		defer func() {
-			sctx, c := context.WithTimeout(context.Background(), 10*time.Second)
-			defer c()
-			if err := op.Close(sctx); err != nil {
-				lg.Error("ledger operator shutdown", "err", err)
-			}
+			opMu.Lock()
+			defer opMu.Unlock()
+			stopOperator()
 		}()
-		if err := serve("ledger", c.Ledger.HTTP, op.Handler()); err != nil {
+		if err := serve("ledger", c.Ledger.HTTP, &opHandler); err != nil {
 			return err
 		}
 	}
@@ -180,13 +205,24 @@ func Run(ctx context.Context, cfg Config) error {
 				lg.Warn("consortium configuration unreadable; keeping the loaded one", "err", err)
 				continue
 			}
-			if old := get(); s.Key == old.Key && s.Version > old.Version {
-				current.Store(s.Config)
-				lg.Info("consortium configuration updated", "version", s.Version)
+			old := get()
+			if s.Key != old.Key || s.Version <= old.Version {
+				continue
+			}
+			current.Store(s.Config)
+			lg.Info("consortium configuration updated", "version", s.Version)
+			if isOperator && witnessesChanged(old, s.Config) {
+				lg.Info("witnesses or quorum changed; restarting the ledger operator", "quorum", s.Quorum, "witnesses", len(s.Witnesses))
+				opMu.Lock()
+				stopOperator()
+				if err := startOperator(); err != nil {
+					lg.Error("ledger operator restart failed; submissions are refused", "err", err)
+				}
+				opMu.Unlock()
 			}
 		}
 	}()
-	if op == nil && cfg.MirrorInterval > 0 && get().Ledger != nil {
+	if !isOperator && cfg.MirrorInterval > 0 && get().Ledger != nil {
 		m, err := openMirror(ctx, cfg.Data, get(), cfg.HTTPClient, lg)
 		if err != nil {
 			return err
@@ -219,6 +255,40 @@ func Run(ctx context.Context, cfg Config) error {
 	cancel()
 	wg.Wait()
 	return err
+}
+
+// witnessesChanged reports whether the operator must restart for c.
+func witnessesChanged(old, c *consortium.Config) bool {
+	if old.Quorum != c.Quorum || len(old.Witnesses) != len(c.Witnesses) {
+		return true
+	}
+	for i := range c.Witnesses {
+		if old.Witnesses[i] != c.Witnesses[i] {
+			return true
+		}
+	}
+	return old.Ledger == nil || c.Ledger == nil || old.Ledger.Origin != c.Ledger.Origin || old.Ledger.Peer != c.Ledger.Peer
+}
+
+// swapHandler serves through the handler set last; none: 503.
+type swapHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (s *swapHandler) set(h http.Handler) {
+	if h == nil {
+		s.h.Store(nil)
+		return
+	}
+	s.h.Store(&h)
+}
+
+func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := s.h.Load()
+	if h == nil {
+		w.Header().Set("Retry-After", "2")
+		http.Error(w, "ledger operator restarting", http.StatusServiceUnavailable)
+		return
+	}
+	(*h).ServeHTTP(w, r)
 }
 
 func openMirror(ctx context.Context, d datadir.Dir, c *consortium.Config, hc *http.Client, lg *slog.Logger) (*ledger.Mirror, error) {

@@ -30,6 +30,7 @@ func freeAddr(t testing.TB) string {
 // cluster is a consortium laid out in data directories as the CLI would:
 // an admin holding the consortium key, an operator, witnesses and a hospital.
 type cluster struct {
+	admin                   datadir.Dir // holds the consortium key
 	operator, hospital, lab datadir.Dir
 	witnesses               []datadir.Dir
 	ledgerURL               string
@@ -52,6 +53,7 @@ func newCluster(t testing.TB, witnesses, quorum int) *cluster {
 		t.Fatal(err)
 	}
 	c := &cluster{
+		admin:    admin,
 		operator: initDir(t, "Ledger", "ledger", "ledger"),
 		hospital: initDir(t, "Hospital A", "hospital-a", "hospital"),
 		lab:      initDir(t, "Lab", "lab", "researcher"),
@@ -109,7 +111,7 @@ func run(t testing.TB, ctx context.Context, d datadir.Dir, roles ...string) {
 	ready := make(chan struct{}, len(roles))
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Config{Data: d, Roles: roles, MirrorInterval: -1, Ready: func(string, string) { ready <- struct{}{} }})
+		done <- Run(ctx, Config{Data: d, Roles: roles, MirrorInterval: -1, ReloadInterval: 100 * time.Millisecond, Ready: func(string, string) { ready <- struct{}{} }})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -196,5 +198,68 @@ func TestNodeRolesEndToEnd(t *testing.T) {
 	alone := initDir(t, "Alone", "alone", "hospital")
 	if _, err := Submit(ctx, alone, pub, nil); !errors.Is(err, consortium.ErrNotInstalled) {
 		t.Fatalf("submit without a consortium: %v", err)
+	}
+}
+
+// A new configuration that adds a witness and raises the quorum reaches a
+// running operator without a restart: its next checkpoints carry the new
+// witness's cosignature and the new quorum.
+func TestOperatorFollowsNewWitnesses(t *testing.T) {
+	c := newCluster(t, 2, 1)
+	ctx := t.Context()
+	for _, w := range c.witnesses {
+		run(t, ctx, w, "witness")
+	}
+	run(t, ctx, c.operator, "ledger")
+	pub := ledger.NewEntry(ledger.KindPublish, time.Now())
+	pub.Manifest, pub.Dataset, pub.Version, pub.Access = manifestCID("q"), "hospital-a/q", 1, "open"
+	if _, err := Submit(ctx, c.hospital, pub, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	draft, err := consortium.LoadDraft(c.admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w3 := initDir(t, "Witness 3", "w3", "witness")
+	w3id, _ := w3.PeerID()
+	if err := draft.AddWitness(w3id, "http://"+freeAddr(t), "witness-3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := draft.SetQuorum(3); err != nil {
+		t.Fatal(err)
+	}
+	if err := consortium.SaveDraft(c.admin, draft); err != nil {
+		t.Fatal(err)
+	}
+	s, err := consortium.SignDraft(c.admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range append([]datadir.Dir{c.operator, c.hospital, c.lab, w3}, c.witnesses...) {
+		if _, err := consortium.Install(d, s.File, consortium.InstallOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run(t, ctx, w3, "witness")
+	v, err := ledger.VerifiersFor(s.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; ; i++ {
+		req := ledger.NewEntry(ledger.KindRequest, time.Now())
+		req.Dataset, req.Purpose = "hospital-a/q", fmt.Sprint("after the change ", i)
+		cm, err := Submit(ctx, c.lab, req, nil) // verifies with the installed (new) quorum
+		if err == nil {
+			if _, n, err := v.OpenCheckpoint([]byte(cm.Checkpoint)); err != nil || n != 3 {
+				t.Fatalf("checkpoint with %d cosignatures: %v", n, err)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no commitment with the new quorum of 3: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
