@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +25,9 @@ func sourcePatients() int {
 	}
 	return 100_000
 }
+
+// The source benchmarks also report the adapter's peak RSS: streaming keeps it
+// flat as the export grows (only id sets are held).
 
 // BenchmarkSourceSyntheaCSV reads a synthetic Synthea CSV export of 100,000
 // patients (about 1 GB; COHORTNET_SOURCE_PATIENTS overrides) through the
@@ -74,8 +78,10 @@ func benchSource(b *testing.B, format string, files []string, countSQL func(path
 
 	b.ResetTimer()
 	var adapter, duck time.Duration
+	var peak int64
 	var rows, duckRows int64
 	for range b.N {
+		resetPeakRSS()
 		start := time.Now()
 		e, err := source.Open(dir, source.FormatAuto)
 		if err != nil {
@@ -97,6 +103,7 @@ func benchSource(b *testing.B, format string, files []string, countSQL func(path
 		}
 		e.Close()
 		adapter += time.Since(start)
+		peak = max(peak, peakRSS())
 
 		start = time.Now()
 		duckRows = 0
@@ -117,4 +124,26 @@ func benchSource(b *testing.B, format string, files []string, countSQL func(path
 	b.ReportMetric(float64(size)/d/1e6, "duckdb-MB/s")
 	b.ReportMetric(float64(duckRows)/d, "duckdb-rows/s")
 	b.ReportMetric(d/a, "adapter/duckdb")
+	if peak > 0 {
+		b.ReportMetric(float64(peak)/(1<<20), "adapter-peak-RSS-MiB")
+	}
+}
+
+// resetPeakRSS resets the process's peak resident set size (Linux), so that
+// peakRSS measures the adapter alone, not the generator before it.
+func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSS is the process's peak resident set size in bytes (VmHWM), or 0.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
