@@ -2,6 +2,7 @@ package synth
 
 import (
 	"strconv"
+	"strings"
 )
 
 // PHI span types in notes.phi.jsonl.
@@ -274,6 +275,28 @@ func (g *generator) note(p *patient, ei int, pl *plan, age int) {
 		nb.lit(" in stable condition.\n")
 	default:
 		nb.lit("Vitals stable. Plan discussed with patient; questions answered.\n")
+	}
+	if r.IntN(5) == 0 {
+		rfirst, _, _ := strings.Cut(p.relative, " ")
+		nb.lit("Discussed the plan with ")
+		nb.phi(PHIName, "relative", rfirst)
+		nb.lit(" as well; ")
+		nb.lit(lowerFirst(he))
+		nb.lit(" agrees.\n")
+	}
+	if r.IntN(6) == 0 {
+		_, clast, _ := strings.Cut(clin, " ")
+		nb.lit("Case reviewed with Dr. ")
+		nb.phi(PHIName, "clinician", clast)
+		nb.lit(".\n")
+	}
+	if r.IntN(8) == 0 && age >= 18 {
+		nb.lit(he)
+		nb.lit(" lives at ")
+		nb.phi(PHIAddress, "", p.addressLine())
+		nb.lit(" in ")
+		nb.phi(PHICity, "", p.home.city)
+		nb.lit(" and drives to appointments.\n")
 	}
 	nb.lit("Follow-up on ")
 	nb.phi(PHIDate, "follow-up", g.dateText(pl.day+int32(7+r.IntN(60))))
