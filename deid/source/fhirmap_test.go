@@ -19,10 +19,10 @@ func TestFHIRMappings(t *testing.T) {
 		"MedicationAdministration.000.ndjson": res(`{"resourceType":"MedicationAdministration","id":"a1","subject":{"reference":"Patient/p1"},` +
 			`"medicationCodeableConcept":{"coding":[{"system":"urn:oid:2.16.840.1.113883.6.88","code":"X1","display":"local"}]},` +
 			`"effectiveDateTime":"2021-03-04T10:00:00Z"}`),
-		"Observation.000.ndjson": res(`{"resourceType":"Observation","id":"o1","subject":{"reference":"Patient/p1"},` +
-			`"encounter":{"reference":"Encounter/e9"},"code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},` +
-			`"component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6","display":"Systolic"}]},"valueQuantity":{"value":120,"unit":"mm[Hg]"}},` +
-			`{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4","display":"Diastolic"}]},"valueQuantity":{"value":80,"unit":"mm[Hg]"}}],` +
+		"Observation.000.ndjson": res(`{"resourceType":"Observation","id":"o1","subject":{"reference":"Patient/p1"},`+
+			`"encounter":{"reference":"Encounter/e9"},"code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},`+
+			`"component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6","display":"Systolic"}]},"valueQuantity":{"value":120,"unit":"mm[Hg]"}},`+
+			`{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4","display":"Diastolic"}]},"valueQuantity":{"value":80,"unit":"mm[Hg]"}}],`+
 			`"effectiveDateTime":"2021-05-06"}`) +
 			res(`{"resourceType":"Observation","id":"o2","subject":{"reference":"Patient/p1"},"code":{"text":"smoking"},"valueCodeableConcept":{"text":"never"}}`),
 	})
