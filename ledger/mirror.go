@@ -237,14 +237,21 @@ func (m *Mirror) Update(ctx context.Context) (*flog.Checkpoint, error) {
 		}
 		return cp, m.saveCheckpoint(raw)
 	}
-	// Fetch and verify the new entries before touching the copy.
-	var news [][]byte
+	// Fetch and verify the new entries, writing their bundles ahead of the
+	// copy's checkpoint (files past it are not part of the copy) and keeping
+	// only their leaf hashes in memory; the tree and the state take them once
+	// they hash to the checkpoint's root.
 	rng := m.tree.rng
 	staged, err := rangeFactory.NewRange(rng.Begin(), rng.End(), append([][]byte(nil), rng.Hashes()...))
 	if err != nil {
 		return nil, err
 	}
-	var entries []*Entry
+	var leaves [][]byte
+	bundleIndex := old / tileWidth
+	var bundle [][]byte
+	if old%tileWidth != 0 {
+		bundle = append(bundle, m.tail...)
+	}
 	i := old
 	for enc, err := range readEntries(ctx, m.cfg.Source.ReadEntryBundle, old, cp.Size, cp.Size) {
 		if err != nil {
@@ -257,11 +264,23 @@ func (m *Mirror) Update(ctx context.Context) (*flog.Checkpoint, error) {
 		if err := e.Verify(); err != nil {
 			return nil, fmt.Errorf("ledger: mirror: entry %d: %w", i, err)
 		}
-		if err := staged.Append(LeafHash(enc), nil); err != nil {
+		h := LeafHash(enc)
+		if err := staged.Append(h, nil); err != nil {
 			return nil, err
 		}
-		news, entries = append(news, enc), append(entries, e)
+		leaves = append(leaves, h)
+		bundle = append(bundle, enc)
 		i++
+		if len(bundle) == tileWidth || i == cp.Size {
+			if err := m.write(bundlePath(bundleIndex, len(bundle)), marshalBundle(bundle)); err != nil {
+				return nil, err
+			}
+			bundleIndex++
+			bundle = nil
+		}
+	}
+	if i != cp.Size {
+		return nil, fmt.Errorf("ledger: mirror: the log served %d entries up to %d, its checkpoint says %d", i-old, i, cp.Size)
 	}
 	root, err := staged.GetRootHash(nil)
 	if err != nil {
@@ -270,24 +289,29 @@ func (m *Mirror) Update(ctx context.Context) (*flog.Checkpoint, error) {
 	if !bytes.Equal(root, cp.Hash) {
 		return nil, fmt.Errorf("%w: entries %d..%d do not hash to the root of the checkpoint of size %d (altered entries, or a checkpoint not extending the one seen)", ErrInconsistent, old, cp.Size-1, cp.Size)
 	}
-	// Extend the copy: bundles, then tiles, then the checkpoint.
-	firstBundle := old / tileWidth
-	var bundle [][]byte
-	if old%tileWidth != 0 {
-		bundle = append(bundle, m.tail...)
+	// Extend the copy: the tree and the state (reading the verified bundles
+	// back), the tiles, then the checkpoint that makes them part of it.
+	for _, h := range leaves {
+		m.tree.append(h)
 	}
-	for k, enc := range news {
-		m.tree.append(LeafHash(enc))
-		m.state.Apply(old+uint64(k), entries[k], enc)
-		m.pushTail(enc)
-		bundle = append(bundle, enc)
-		if len(bundle) == tileWidth || k == len(news)-1 {
-			if err := m.write(bundlePath(firstBundle, len(bundle)), marshalBundle(bundle)); err != nil {
-				return nil, err
-			}
-			firstBundle++
-			bundle = nil
+	k := old
+	for enc, err := range readEntries(ctx, DirSource(m.cfg.Dir).ReadEntryBundle, old, cp.Size, cp.Size) {
+		var e *Entry
+		if err == nil {
+			e, err = Unmarshal(enc)
 		}
+		if err != nil {
+			// The copy on disk is still the old one (its checkpoint was not
+			// replaced): start again from it.
+			m.tree, m.tail, m.state, m.cp = newTree(), nil, NewState(), nil
+			if lerr := m.load(ctx); lerr != nil {
+				m.log.Error("ledger: mirror copy unusable", "err", lerr)
+			}
+			return nil, fmt.Errorf("ledger: mirror: read back entry %d: %w", k, err)
+		}
+		m.state.Apply(k, e, enc)
+		m.pushTail(bytes.Clone(enc))
+		k++
 	}
 	for _, t := range m.tree.tiles(old) {
 		if err := m.write(t.path(), m.tree.tileData(t)); err != nil {
