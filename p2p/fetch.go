@@ -324,6 +324,15 @@ func (f *fetch) worker(p *provider) {
 	for {
 		// Fill the pipeline: wait for a first job, take more if there are.
 		for len(inflight) < pipelineDepth {
+			// The stream comes first: a job must not wait on a dial to a
+			// provider that may be gone while others could serve it.
+			if st == nil && !f.open(p, &st, &r, &unreg) {
+				if p.ctx.Err() != nil {
+					return
+				}
+				f.backoff(p)
+				continue
+			}
 			var j job
 			if len(inflight) == 0 {
 				select {
@@ -340,16 +349,6 @@ func (f *fetch) worker(p *provider) {
 				}
 				if j.f == nil {
 					break
-				}
-			}
-			if st == nil {
-				if !f.open(p, &st, &r, &unreg) {
-					f.requeue(j)
-					if p.ctx.Err() != nil {
-						return
-					}
-					f.backoff(p)
-					continue
 				}
 			}
 			inflight = append(inflight, j)

@@ -177,7 +177,14 @@ func TestFetchFromTwoProvidersAndResume(t *testing.T) {
 	storeDir := t.TempDir()
 	files := []File{storeFile(t, storeDir, 3<<20), storeFile(t, storeDir, 5<<20+1), storeFile(t, storeDir, 0)}
 	src := &stoppingSource{ChunkSource: DirSource{Dir: storeDir}, after: 7}
-	first, _ := serve(t, src, nil)
+	// Over TCP only, so the redial of the stopped provider is refused at
+	// once instead of waiting for a QUIC handshake timeout.
+	first := testHost(t, func(c *Config) { c.Listen = loopback[:1] })
+	srv, err := NewChunkServer(first, ServerConfig{Source: src, Authorize: allowAll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
 	src.stop = func() { first.Close() }
 	req := testHost(t, nil)
 	connect(t, req, first)
