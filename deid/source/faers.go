@@ -128,7 +128,7 @@ func (f *faers) readPersons(ctx context.Context) (array.RecordReader, error) {
 	req := []string{"primaryid", "caseid", "sex"}
 	return readCSVTable(ctx, f.files["DEMO"], '$', Schema(Person), req, func(c *csvFile) (rowMapper, error) {
 		pid, cid, sex := c.col("primaryid"), c.col("caseid"), c.col("sex")
-		age, ageCod, country := c.col("age"), c.col("age_cod"), c.col("occr_country")
+		age, ageCod := c.col("age"), c.col("age_cod")
 		return func(c *csvFile, w *rowWriter) (bool, error) {
 			if l[c.get(cid)].primaryid != c.get(pid) {
 				f.un.add("FAERS case superseded by a later version")
@@ -148,7 +148,7 @@ func (f *faers) readPersons(ctx context.Context) (array.RecordReader, error) {
 			for i := 10; i <= 22; i++ {
 				w.null(i)
 			}
-			w.str(23, c.get(country))
+			w.null(23) // FAERS gives the country of occurrence, not of birth
 			w.num(24, years, yok)
 			return true, nil
 		}, nil
