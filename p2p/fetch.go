@@ -141,10 +141,12 @@ func Fetch(ctx context.Context, h host.Host, sink ChunkSink, files []File, provi
 
 	var wg sync.WaitGroup
 	var provs []*provider
+	seen := make(map[peer.ID]bool)
 	for _, id := range providers {
-		if id == h.ID() {
+		if id == h.ID() || seen[id] {
 			continue
 		}
+		seen[id] = true
 		p := &provider{id: id}
 		p.ctx, p.cancel = context.WithCancel(f.ctx)
 		provs = append(provs, p)

@@ -206,7 +206,7 @@ func TestFetchFromTwoProvidersAndResume(t *testing.T) {
 	b, _ := serve(t, DirSource{Dir: storeDir}, nil)
 	connect(t, req, a)
 	connect(t, req, b)
-	res, err = Fetch(t.Context(), req, sink, files, []peer.ID{a.ID(), b.ID()}, FetchConfig{})
+	res, err = Fetch(t.Context(), req, sink, files, []peer.ID{a.ID(), b.ID(), a.ID(), req.ID()}, FetchConfig{})
 	if err != nil {
 		t.Fatalf("resumed fetch: %v", err)
 	}
@@ -217,6 +217,9 @@ func TestFetchFromTwoProvidersAndResume(t *testing.T) {
 	}
 	if res.Resumed != firstBytes || res.Bytes != total-firstBytes {
 		t.Fatalf("resumed %d and fetched %d bytes, want %d and %d", res.Resumed, res.Bytes, firstBytes, total-firstBytes)
+	}
+	if len(res.Providers) != 2 {
+		t.Errorf("stats for %d providers, want 2 (duplicates and self are skipped)", len(res.Providers))
 	}
 	for _, p := range []peer.ID{a.ID(), b.ID()} {
 		if res.Providers[p].Chunks == 0 {
