@@ -143,3 +143,27 @@ func TestUnmappedCounted(t *testing.T) {
 		t.Errorf("Unmapped = %v, want 1 observation not numeric", e.Unmapped())
 	}
 }
+
+// A quote that never closes stops at the record limit instead of reading
+// the whole file into one field.
+func TestCSVRecordLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 70 MB")
+	}
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "conditions.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(conditionsHdr + "2023-01-27,,p1,e1,1,\"never closed\n")
+	line := []byte(strings.Repeat("x", 1<<20-1) + "\n")
+	for range 70 {
+		f.Write(line)
+	}
+	f.Close()
+	os.WriteFile(filepath.Join(dir, "patients.csv"), []byte(patientsCSV), 0o644)
+	err = firstErr(t, dir, FormatSyntheaCSV, Condition)
+	if !errors.Is(err, ErrSyntax) || !strings.Contains(err.Error(), "longer than") {
+		t.Errorf("error %v, want a record too long", err)
+	}
+}

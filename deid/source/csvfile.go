@@ -14,6 +14,7 @@ type csvFile struct {
 	path string
 	f    *os.File
 	r    *csv.Reader
+	lim  *recordLimit
 	cols map[string]int // upper-case header name to index
 	hdr  []string
 	rec  []string
@@ -36,15 +37,32 @@ func openCSV(path string, comma rune, required ...string) (*csvFile, error) {
 	return c, nil
 }
 
+// recordLimit counts the bytes read since the last record began, so that a
+// quote that never closes cannot pull a whole file into memory.
+type recordLimit struct {
+	r io.Reader
+	n int
+}
+
+func (l *recordLimit) Read(p []byte) (int, error) {
+	if l.n > maxLine {
+		return 0, detail(ErrSyntax, "record longer than %d MiB (a quote that never closes?)", maxLine>>20)
+	}
+	n, err := l.r.Read(p)
+	l.n += n
+	return n, err
+}
+
 func newCSV(path string, rd io.Reader, comma rune, required ...string) (*csvFile, error) {
-	r := csv.NewReader(bufio.NewReaderSize(rd, 64<<10))
+	lim := &recordLimit{r: rd}
+	r := csv.NewReader(bufio.NewReaderSize(lim, 256<<10))
 	r.Comma = comma
 	r.ReuseRecord = true
 	if comma == '$' {
 		// FAERS writes no quoting; a stray quote is text.
 		r.LazyQuotes = true
 	}
-	c := &csvFile{path: path, r: r, cols: make(map[string]int)}
+	c := &csvFile{path: path, r: r, lim: lim, cols: make(map[string]int)}
 	hdr, err := r.Read()
 	if err == io.EOF {
 		return nil, &ParseError{File: path, Line: 1, Entry: -1, Err: detail(ErrSyntax, "empty file, no header")}
@@ -81,6 +99,7 @@ func (c *csvFile) has(name string) bool { return c.col(name) >= 0 }
 
 // next reads the next record; it returns false at the end of the file.
 func (c *csvFile) next() (bool, error) {
+	c.lim.n = 0
 	rec, err := c.r.Read()
 	if err == io.EOF {
 		return false, nil
