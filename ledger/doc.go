@@ -16,6 +16,21 @@
 //
 // Everything speaks HTTP through http.Handlers and clients that take an
 // *http.Client, so the network layer can carry the same exchanges over libp2p.
+// The operator's handler ([Operator.Handler]), mounted at the log's URL:
+//
+//	GET  checkpoint, tile/<L>/<N>[.p/<W>], tile/entries/<N>[.p/<W>]
+//	     C2SP tlog-tiles, for anyone; a mirror serves the same ([Mirror.Handler]).
+//	POST add-entry
+//	     body: an encoded, signed [Entry] (at most [MaxEntrySize] bytes).
+//	     200: the [Commitment] as JSON, once a checkpoint cosigned by the
+//	          quorum covers the entry (a resubmitted entry gets its commitment again);
+//	     400: not a well-formed, correctly signed entry ([ErrMalformed]);
+//	     403: refused, with the reason as text ([ErrRefused]);
+//	     503: the operator cannot append now; retry later.
+//
+// The witness's handler ([Witness.Handler]) answers C2SP tlog-witness
+// POST add-checkpoint with cosignature/v1 lines, 409 text/x.tlog.size when
+// the caller's old size is wrong, and 4xx refusals otherwise.
 //
 // It is not the access policy (p2p decides who may fetch what from the
 // answers of [State]) nor the manifest format (cohort): it records manifest

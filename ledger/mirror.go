@@ -212,7 +212,11 @@ func (m *Mirror) Size() uint64 {
 }
 
 // State answers questions about the verified entries.
-func (m *Mirror) State() *State { return m.state }
+func (m *Mirror) State() *State {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.state
+}
 
 // Update fetches the source's checkpoint and the entries it adds, verifies
 // them and extends the copy. It returns the new checkpoint.

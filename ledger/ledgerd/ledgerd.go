@@ -23,6 +23,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ipfs/go-cid"
+
 	"github.com/cohortnet/cohortnet/consortium"
 	"github.com/cohortnet/cohortnet/internal/datadir"
 	"github.com/cohortnet/cohortnet/ledger"
@@ -364,4 +366,15 @@ func Submit(ctx context.Context, d datadir.Dir, e *ledger.Entry, hc *http.Client
 	}
 	c := &ledger.Client{URL: s.Ledger.HTTP, HTTPClient: hc, Verifiers: v}
 	return c.Submit(ctx, enc)
+}
+
+// AnchorPublish records a publication in the consortium's ledger: it signs a
+// publish entry for manifest (dataset version and access tier) with the data
+// directory's identity, submits it and returns the verified commitment to
+// keep with the manifest. Without an installed consortium it returns an error
+// wrapping consortium.ErrNotInstalled: the caller publishes locally and says so.
+func AnchorPublish(ctx context.Context, d datadir.Dir, manifest cid.Cid, dataset string, version int64, access string, hc *http.Client) (*ledger.Commitment, error) {
+	e := ledger.NewEntry(ledger.KindPublish, time.Now())
+	e.Manifest, e.Dataset, e.Version, e.Access = manifest, dataset, version, access
+	return Submit(ctx, d, e, hc)
 }

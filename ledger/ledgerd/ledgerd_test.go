@@ -146,9 +146,7 @@ func TestNodeRolesEndToEnd(t *testing.T) {
 	run(t, ctx, c.operator, "ledger")
 
 	m := manifestCID("hospital-a/diabetes v1")
-	pub := ledger.NewEntry(ledger.KindPublish, time.Now())
-	pub.Manifest, pub.Dataset, pub.Version, pub.Access = m, "hospital-a/diabetes", 1, "restricted"
-	cm, err := Submit(ctx, c.hospital, pub, nil)
+	cm, err := AnchorPublish(ctx, c.hospital, m, "hospital-a/diabetes", 1, "restricted", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +194,7 @@ func TestNodeRolesEndToEnd(t *testing.T) {
 	}
 	// Without a consortium a node is told so.
 	alone := initDir(t, "Alone", "alone", "hospital")
-	if _, err := Submit(ctx, alone, pub, nil); !errors.Is(err, consortium.ErrNotInstalled) {
+	if _, err := AnchorPublish(ctx, alone, m, "alone/x", 1, "open", nil); !errors.Is(err, consortium.ErrNotInstalled) {
 		t.Fatalf("submit without a consortium: %v", err)
 	}
 }
