@@ -43,6 +43,10 @@ type OperatorConfig struct {
 	BatchMaxAge        time.Duration // longest an entry waits for its batch; default 20ms
 	CheckpointInterval time.Duration // between checkpoints; default 100ms (Tessera's minimum)
 	WitnessTimeout     time.Duration // for the quorum to answer; default 10s
+	// CommitTimeout is how long Submit waits for a cosigned checkpoint
+	// covering an accepted entry before answering [ErrNotYetWitnessed];
+	// default 30s.
+	CommitTimeout time.Duration
 	// MaxClockSkew is how far an entry's time may be from the operator's
 	// clock; default 10 minutes.
 	MaxClockSkew time.Duration
@@ -88,6 +92,7 @@ func NewOperator(ctx context.Context, cfg OperatorConfig) (*Operator, error) {
 	cfg.CheckpointInterval = cmp.Or(cfg.CheckpointInterval, 100*time.Millisecond)
 	cfg.WitnessTimeout = cmp.Or(cfg.WitnessTimeout, 10*time.Second)
 	cfg.MaxClockSkew = cmp.Or(cfg.MaxClockSkew, 10*time.Minute)
+	cfg.CommitTimeout = cmp.Or(cfg.CommitTimeout, 30*time.Second)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -293,6 +298,11 @@ func (o *Operator) Submit(ctx context.Context, encoded []byte) (*Commitment, err
 	return o.commit(ctx, encoded, future)
 }
 
+// ErrNotYetWitnessed is returned when an accepted entry is in the log but no
+// checkpoint cosigned by the quorum covers it yet (witnesses are slow or
+// down). Submit the same entry again later to get its commitment.
+var ErrNotYetWitnessed = errors.New("ledger: not yet witnessed")
+
 // ErrUnavailable is returned while the operator cannot append (its log
 // failed and it must be restarted). Try again later.
 var ErrUnavailable = errors.New("ledger: operator unavailable")
@@ -318,7 +328,12 @@ func (o *Operator) resolve(key [32]byte, e *Entry, encoded []byte, future tesser
 // commit waits for the entry's index and a published checkpoint that covers
 // it, and builds the commitment.
 func (o *Operator) commit(ctx context.Context, encoded []byte, future tessera.IndexFuture) (*Commitment, error) {
-	idx, cp, err := o.awaiter.Await(ctx, future)
+	wctx, cancel := context.WithTimeout(ctx, o.cfg.CommitTimeout)
+	defer cancel()
+	idx, cp, err := o.awaiter.Await(wctx, future)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("%w: entry %d is in the log; submit it again for its commitment", ErrNotYetWitnessed, idx.Index)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ledger: append: %w", err)
 	}

@@ -1,7 +1,9 @@
 package ledger
 
 import (
+	"context"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -114,5 +116,43 @@ func TestStateQueries(t *testing.T) {
 	p, ok := s.LatestPublish("hospital-a/d")
 	if !ok || p.Manifest != v1 {
 		t.Fatalf("latest publish = %v %v, want v1 (v2 is retracted)", p.Manifest, ok)
+	}
+}
+
+// With the witnesses down, an accepted entry is in the log but cannot be
+// committed; the author is told so, and gets the commitment by submitting
+// the same entry again once the witnesses are back.
+func TestSubmitWhileWitnessesDown(t *testing.T) {
+	n := newTestNet(t, netOptions{witnesses: 1, quorum: 1})
+	// A new log's first checkpoint needs the quorum, so start with it up.
+	op, err := NewOperator(t.Context(), OperatorConfig{Dir: n.opDir, Key: n.opKey.key, Consortium: n.config,
+		CommitTimeout: 500 * time.Millisecond, WitnessTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { op.Close(context.Background()) })
+	wl := n.wSrvs[0].Config.Handler.(*lazyHandler)
+	wl.set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	enc := sign(t, publishEntry(manifestCID("slow"), "hospital-a/slow", 1, "open"), n.hospitalA)
+	if _, err := op.Submit(t.Context(), enc); !errors.Is(err, ErrNotYetWitnessed) {
+		t.Fatalf("submit with the witness down: %v, want ErrNotYetWitnessed", err)
+	}
+	wl.set(n.witnesses[0].Handler())
+	var cm *Commitment
+	for range 50 {
+		if cm, err = op.Submit(t.Context(), enc); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := VerifyCommitment(cm, n.verifiers()); err != nil {
+		t.Fatal(err)
+	}
+	if op.State().Size() != 1 {
+		t.Fatalf("log has %d entries, want the one entry once", op.State().Size())
 	}
 }
