@@ -6,7 +6,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // benchFile writes size pseudo-random bytes to a file in dir.
@@ -26,6 +28,19 @@ func benchFile(b *testing.B, dir string, size int64) string {
 	return p
 }
 
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU adds the CPU seconds per operation, which other processes on a
+// shared machine do not change the way they change wall time.
+func reportCPU(b *testing.B, start time.Duration) {
+	b.ReportMetric((cpuTime()-start).Seconds()/float64(b.N), "cpu-s/op")
+}
+
 // onlyWriter hides io.ReaderFrom, so io.Copy moves the bytes through a
 // user-space buffer as the import does, not with copy_file_range.
 type onlyWriter struct{ io.Writer }
@@ -43,6 +58,7 @@ func BenchmarkImport1GiB(b *testing.B) {
 
 	copyFsync := func(b *testing.B, buffered bool) {
 		b.SetBytes(size)
+		defer reportCPU(b, cpuTime())
 		for b.Loop() {
 			in, err := os.Open(src)
 			if err != nil {
@@ -74,6 +90,7 @@ func BenchmarkImport1GiB(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.SetBytes(size)
+		defer reportCPU(b, cpuTime())
 		for b.Loop() {
 			c, _, err := st.ImportFile(b.Context(), src)
 			if err != nil {
@@ -88,6 +105,7 @@ func BenchmarkImport1GiB(b *testing.B) {
 	b.Run("copy-buffered-fsync", func(b *testing.B) { copyFsync(b, true) })
 	b.Run("sha256", func(b *testing.B) {
 		b.SetBytes(size)
+		defer reportCPU(b, cpuTime())
 		for b.Loop() {
 			f, err := os.Open(src)
 			if err != nil {

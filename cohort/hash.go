@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"os"
 	"sync"
 )
 
@@ -22,10 +21,10 @@ type Hashes struct {
 }
 
 // bufSize is the unit of the import pipeline. It divides [ChunkSize], so a
-// buffer never straddles two chunks.
-const bufSize = 1 << 20
+// buffer never straddles two chunks, and it is a multiple of [directAlign].
+const bufSize = 4 << 20
 
-const pipelineBuffers = 8
+const pipelineBuffers = 6
 
 // writebackEvery is how much an import writes before it starts the writeback
 // of what it wrote.
@@ -43,7 +42,7 @@ func pipeline(ctx context.Context, r io.Reader, w io.Writer) (Hashes, error) {
 	}
 	free := make(chan *buf, pipelineBuffers)
 	for range pipelineBuffers {
-		free <- &buf{b: make([]byte, bufSize)}
+		free <- &buf{b: alignedBuffer(bufSize)}
 	}
 	stages := []chan *buf{make(chan *buf, pipelineBuffers), make(chan *buf, pipelineBuffers)}
 	if w != nil {
@@ -87,20 +86,12 @@ func pipeline(ctx context.Context, r io.Reader, w io.Writer) (Hashes, error) {
 			chunks = append(chunks, Digest(h.Sum(nil)))
 		}
 	})
-	// Stage 2: the copy. Writing a file starts its writeback every few
-	// chunks, so the disk works while hashing goes on.
+	// Stage 2: the copy.
 	if w != nil {
-		f, _ := w.(*os.File)
 		wg.Go(func() {
-			var off, flushed int64
 			for b := range stages[2] {
 				if writeErr == nil {
 					_, writeErr = w.Write(b.b[:b.n])
-					off += int64(b.n)
-					if f != nil && off-flushed >= writebackEvery {
-						startWriteback(f, flushed, off-flushed)
-						flushed = off
-					}
 				}
 				release(b)
 			}

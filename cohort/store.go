@@ -95,7 +95,11 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (cid.Cid, int64, error)
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // no-op after the rename
-	h, err := pipeline(ctx, r, f)
+	fw := newFileWriter(f)
+	h, err := pipeline(ctx, r, fw)
+	if cerr := fw.Close(); err == nil {
+		err = cerr
+	}
 	if err == nil {
 		err = f.Sync()
 	}

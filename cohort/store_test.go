@@ -227,3 +227,30 @@ func FuzzDecodeChunks(f *testing.F) {
 		}
 	})
 }
+
+// TestFileWriterPaths writes through direct I/O with an unaligned tail, and
+// through the ordinary descriptor alone (where direct I/O is refused), and
+// checks both give the same file.
+func TestFileWriterPaths(t *testing.T) {
+	data := randomBytes(2*bufSize+777, 10)
+	for _, direct := range []bool{true, false} {
+		f, err := os.CreateTemp(t.TempDir(), "w-*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := newFileWriter(f)
+		if !direct {
+			w.Close() // as if O_DIRECT were refused
+		}
+		h, err := pipeline(t.Context(), bytes.NewReader(data), w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		f.Close()
+		got, err := os.ReadFile(f.Name())
+		if err != nil || !bytes.Equal(got, data) || FileCID(h.Sum).String() != wantCID(data) {
+			t.Errorf("direct=%v: file differs or wrong CID (err %v)", direct, err)
+		}
+	}
+}
