@@ -44,6 +44,11 @@ func TestPublishAndVersionChain(t *testing.T) {
 	if got := m.Tables[1].Schema[2]; got != (Field{"year_of_birth", "int32", true}) {
 		t.Errorf("person schema field 2 = %+v", got)
 	}
+	for _, c := range m.Summary.Conditions {
+		if c.Count < MinSummaryCount {
+			t.Errorf("summary shows a small count: %+v", c)
+		}
+	}
 	if m.Deid.Mode != ModeExpert || *m.Deid.KAchieved != 12 || *m.Deid.HighestRisk != 0.0833 || m.Deid.Policy == nil || m.Deid.Report == nil {
 		t.Errorf("deid = %+v", m.Deid)
 	}

@@ -138,6 +138,10 @@ func (r *Report) highestRisk() *float64 {
 	return &h
 }
 
+// MinSummaryCount is the smallest count a public summary shows. The report
+// already leaves smaller ones out; publication drops any that slipped in.
+const MinSummaryCount = 11
+
 func (r *Report) summary() *Summary {
 	if r.Summary == nil {
 		return nil
@@ -145,7 +149,9 @@ func (r *Report) summary() *Summary {
 	codes := func(in []ReportCode) []Code {
 		out := make([]Code, 0, len(in))
 		for _, c := range in {
-			out = append(out, Code(c))
+			if c.Count >= MinSummaryCount {
+				out = append(out, Code(c))
+			}
 		}
 		return out
 	}
