@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"k8s.io/klog/v2"
 
 	"github.com/cohortnet/cohortnet/internal/datadir"
 	"github.com/cohortnet/cohortnet/ledger"
@@ -35,6 +38,8 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	klog.LogToStderr(false) // keep Tessera's klog lines out of test output
+	klog.SetOutput(io.Discard)
 	os.Exit(m.Run())
 }
 
