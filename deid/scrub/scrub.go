@@ -94,39 +94,205 @@ type Result struct {
 var months = `(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)`
 
 type pattern struct {
+	need  func(text, lower string, hasDigit bool) bool // cheap test that the pattern can match
+	lower bool                                         // matched against the ASCII-lower-cased text
 	re    *regexp.Regexp
 	typ   string
 	group int // submatch that is the PHI (0: whole match)
 }
 
 var patterns = []pattern{
-	{re: regexp.MustCompile(`(?i)\b[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}\b`), typ: Email},
-	{re: regexp.MustCompile(`(?i)\b(?:https?://|www\.)[^\s<>"')\]]+`), typ: URL},
-	{re: regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b`), typ: IP},
-	{re: regexp.MustCompile(`\b\d{3}-\d{2}-\d{4}\b`), typ: ID},
-	{re: regexp.MustCompile(`(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`), typ: ID},
-	{re: regexp.MustCompile(`(?:\+?1[\s.\-]?)?(?:\(\d{3}\)\s?|\b\d{3}[\s.\-])\d{3}[\s.\-]\d{4}\b(?:\s*(?:x|ext\.?)\s*\d{1,5})?`), typ: Phone},
-	{re: regexp.MustCompile(`\b\d{10}\b`), typ: Phone},
-	{re: regexp.MustCompile(`\b(?:1[89]|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+\-]\d{2}:?\d{2})?)?\b`), typ: Date},
-	{re: regexp.MustCompile(`\b(?:0?[1-9]|1[0-2])[/\-.](?:0?[1-9]|[12]\d|3[01])[/\-.](?:\d{4}|\d{2})\b`), typ: Date},
-	{re: regexp.MustCompile(`(?i)\b` + months + `\.?\s+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?,?\s+(?:1[89]|20)\d{2}\b`), typ: Date},
-	{re: regexp.MustCompile(`(?i)\b(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\s+(?:of\s+)?` + months + `\.?,?\s+(?:1[89]|20)\d{2}\b`), typ: Date},
-	{re: regexp.MustCompile(`(?i)\b` + months + `\.?\s+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\b`), typ: Date},
-	{re: regexp.MustCompile(`(?i)\b(?:mrn|medical record(?: number| no\.?)?|record (?:number|no\.?|#)|account(?: number| no\.?)?|acct|member id|policy(?: number)?|plan id|license(?: number)?|licence|passport(?: number)?|ssn|social security(?: number)?|id(?: number)?|patient id|device id|serial(?: number)?|vin)\s*(?:is|:|#|no\.?)?\s*:?\s*([A-Z0-9][A-Z0-9\-]{3,})`), typ: ID, group: 1},
-	{re: regexp.MustCompile(`\b[A-Z]{1,3}\d{6,}[A-Z]?\b|\b\d{7,}\b`), typ: ID},
-	{re: regexp.MustCompile(`\b\d{1,6}(?:\s+[A-Z][A-Za-z'.]*){1,4}\s+(?:` + streetSuffixes + `)\b\.?(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*#?\w+)?`), typ: Address},
-	{re: regexp.MustCompile(`\b\d{1,6}(?:\s+[A-Z][A-Za-z'.]*){1,4}(?:\s+(?:Apt|Apartment|Unit|Suite|Ste|#)\.?\s*#?\w+)?,\s+[A-Z][A-Za-z.'\-]+(?:\s[A-Z][A-Za-z.'\-]+){0,2},\s+` + states + `\b`), typ: Address},
-	{re: regexp.MustCompile(`\b([A-Z][A-Za-z.'\-]+(?:\s[A-Z][A-Za-z.'\-]+){0,2}),\s+` + states + `\s+\d{5}(?:-\d{4})?\b`), typ: Address, group: 1},
-	{re: regexp.MustCompile(`\b([A-Z][a-z]+(?:\s[A-Z]\.)?\s[A-Z][a-zA-Z'\-]+),\s+(?:MD|DO|NP|PA|PA-C|RN|APRN|CNM|PhD|DDS|PharmD)\b`), typ: Name, group: 1},
-	{re: regexp.MustCompile(`\b(?:P\.?\s?O\.?\s+Box|PO Box)\s+\d+\b`), typ: Address},
-	{re: regexp.MustCompile(states + `\s+(\d{5}(?:-\d{4})?)\b`), typ: Address, group: 1},
-	{re: regexp.MustCompile(`(?i)\bzip(?:\s*code)?\s*:?\s*(\d{5}(?:-\d{4})?)\b`), typ: Address, group: 1},
-	{re: regexp.MustCompile(`(?i)\b(?:9\d|1[0-4]\d)(?:\s*-?\s*(?:years?|yrs?)(?:\s*-?\s*old)?|\s*y/?o\b)`), typ: Age},
-	{re: regexp.MustCompile(`(?i)\b(?:age[ds]?|aged)\s*:?\s*(?:9\d|1[0-4]\d)\b`), typ: Age},
-	{re: regexp.MustCompile(`\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sr|Sra|Nurse)\.?\s+((?:[A-Z][a-zA-Z'\-]+\d*\.?\s?){1,3})`), typ: Name, group: 1},
-	{re: regexp.MustCompile(`\b[A-Z][a-z]+\d{1,4}\b`), typ: Name}, // Synthea's numbered names
-	{re: regexp.MustCompile(`\b[A-Z][a-zA-Z'\-]+,\s+[A-Z][a-zA-Z'\-]+\s+[A-Z]\.(?:\s|$)`), typ: Name},
+	{need: anyOf("@"), re: regexp.MustCompile(`\b[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}\b`), lower: true, typ: Email},
+	{need: anyLower("http", "www."), re: regexp.MustCompile(`\b(?:https?://|www\.)[^\s<>"')\]]+`), lower: true, typ: URL},
+	{need: ipLike, re: regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b`), typ: IP},
+	{need: minRun(4), re: regexp.MustCompile(`\b\d{3}-\d{2}-\d{4}\b`), typ: ID},
+	{need: uuidLike, re: regexp.MustCompile(`\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`), lower: true, typ: ID},
+	{need: minDigits(10), re: regexp.MustCompile(`(?:\+?1[\s.\-]?)?(?:\(\d{3}\)\s?|\b\d{3}[\s.\-])\d{3}[\s.\-]\d{4}\b(?:\s*(?:x|ext\.?)\s*\d{1,5})?`), typ: Phone},
+	{need: minRun(10), re: regexp.MustCompile(`\b\d{10}\b`), typ: Phone},
+	{need: anyOf("-"), re: regexp.MustCompile(`\b(?:1[89]|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+\-]\d{2}:?\d{2})?)?\b`), typ: Date},
+	{need: dateSeps, re: regexp.MustCompile(`\b(?:0?[1-9]|1[0-2])[/\-.](?:0?[1-9]|[12]\d|3[01])[/\-.](?:\d{4}|\d{2})\b`), typ: Date},
+	{need: monthWord, re: regexp.MustCompile(`\b` + months + `\.?\s+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?,?\s+(?:1[89]|20)\d{2}\b`), lower: true, typ: Date},
+	{need: monthWord, re: regexp.MustCompile(`\b(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\s+(?:of\s+)?` + months + `\.?,?\s+(?:1[89]|20)\d{2}\b`), lower: true, typ: Date},
+	{need: monthWord, re: regexp.MustCompile(`\b` + months + `\.?\s+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\b`), lower: true, typ: Date},
+	{need: idWord, re: regexp.MustCompile(`\b(?:mrn|medical record(?: number| no\.?)?|record (?:number|no\.?|#)|account(?: number| no\.?)?|acct|member id|policy(?: number)?|plan id|license(?: number)?|licence|passport(?: number)?|ssn|social security(?: number)?|id(?: number)?|patient id|device id|serial(?: number)?|vin)\s*(?:is|:|#|no\.?)?\s*:?\s*([a-z0-9][a-z0-9\-]{3,})`), lower: true, typ: ID, group: 1},
+	{need: minRun(6), re: regexp.MustCompile(`\b[A-Z]{1,3}\d{6,}[A-Z]?\b|\b\d{7,}\b`), typ: ID},
+	{need: numThenCap, re: regexp.MustCompile(`\b\d{1,6}(?:\s+[A-Z][A-Za-z'.]*){1,4}\s+(?:` + streetSuffixes + `)\b\.?(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*#?\w+)?`), typ: Address},
+	{need: numThenCap, re: regexp.MustCompile(`\b\d{1,6}(?:\s+[A-Z][A-Za-z'.]*){1,4}(?:\s+(?:Apt|Apartment|Unit|Suite|Ste|#)\.?\s*#?\w+)?,\s+[A-Z][A-Za-z.'\-]+(?:\s[A-Z][A-Za-z.'\-]+){0,2},\s+` + states + `\b`), typ: Address},
+	{need: minRun(5), re: regexp.MustCompile(`\b([A-Z][A-Za-z.'\-]+(?:\s[A-Z][A-Za-z.'\-]+){0,2}),\s+` + states + `\s+\d{5}(?:-\d{4})?\b`), typ: Address, group: 1},
+	{need: anyOf(", MD", ", DO", ", NP", ", PA", ", RN", ", APRN", ", CNM", ", PhD", ", DDS", ", PharmD"), re: regexp.MustCompile(`\b([A-Z][a-z]+(?:\s[A-Z]\.)?\s[A-Z][a-zA-Z'\-]+),\s+(?:MD|DO|NP|PA|PA-C|RN|APRN|CNM|PhD|DDS|PharmD)\b`), typ: Name, group: 1},
+	{need: anyLower("box"), re: regexp.MustCompile(`\b(?:P\.?\s?O\.?\s+Box|PO Box)\s+\d+\b`), typ: Address},
+	{need: minRun(5), re: regexp.MustCompile(states + `\s+(\d{5}(?:-\d{4})?)\b`), typ: Address, group: 1},
+	{need: anyLower("zip"), re: regexp.MustCompile(`\bzip(?:\s*code)?\s*:?\s*(\d{5}(?:-\d{4})?)\b`), lower: true, typ: Address, group: 1},
+	{need: anyLower("year", "yr", "y/o", "yo"), re: regexp.MustCompile(`\b(?:9\d|1[0-4]\d)(?:\s*-?\s*(?:years?|yrs?)(?:\s*-?\s*old)?|\s*y/?o\b)`), lower: true, typ: Age},
+	{need: anyLower("age"), re: regexp.MustCompile(`\b(?:age[ds]?|aged)\s*:?\s*(?:9\d|1[0-4]\d)\b`), lower: true, typ: Age},
+	{need: titleWord, re: regexp.MustCompile(`\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sr|Sra|Nurse)\.?\s+((?:[A-Z][a-zA-Z'\-]+\d*\.?\s?){1,3})`), typ: Name, group: 1},
+	{need: letterDigit, re: regexp.MustCompile(`\b[A-Z][a-z]+\d{1,4}\b`), typ: Name}, // Synthea's numbered names
+	{need: anyOf(", "), re: regexp.MustCompile(`\b[A-Z][a-zA-Z'\-]+,\s+[A-Z][a-zA-Z'\-]+\s+[A-Z]\.(?:\s|$)`), typ: Name},
 }
+
+// prefilters of patterns
+func anyOf(subs ...string) func(text, lower string, hasDigit bool) bool {
+	return func(text, _ string, _ bool) bool {
+		for _, s := range subs {
+			if strings.Contains(text, s) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func anyLower(subs ...string) func(text, lower string, hasDigit bool) bool {
+	return func(_, lower string, _ bool) bool {
+		for _, s := range subs {
+			if strings.Contains(lower, s) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+func digits(_, _ string, hasDigit bool) bool { return hasDigit }
+
+// monthWord admits lines with a month name or abbreviation as a word.
+func monthWord(_, lower string, _ bool) bool { return hasWord(lower, monthWords) }
+
+// idWord admits lines with a word that introduces an identifier.
+func idWord(_, lower string, _ bool) bool { return hasWord(lower, idWords) }
+
+var monthWords = wordSet("jan january feb february mar march apr april may jun june jul july aug august sep sept september oct october nov november dec december")
+
+var idWords = wordSet("mrn record account acct member policy plan license licence passport ssn social id serial vin")
+
+func wordSet(s string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(s) {
+		m[w] = true
+	}
+	return m
+}
+
+// hasWord reports whether lower holds one of the words (letters only).
+func hasWord(lower string, words map[string]bool) bool {
+	for i := 0; i < len(lower); {
+		for i < len(lower) && !(lower[i] >= 'a' && lower[i] <= 'z') {
+			i++
+		}
+		j := i
+		for j < len(lower) && lower[j] >= 'a' && lower[j] <= 'z' {
+			j++
+		}
+		if j > i && words[lower[i:j]] {
+			return true
+		}
+		i = j
+	}
+	return false
+}
+
+// minRun admits lines with a run of at least n digits.
+func minRun(n int) func(text, lower string, hasDigit bool) bool {
+	return func(text, _ string, hasDigit bool) bool {
+		if !hasDigit {
+			return false
+		}
+		run := 0
+		for i := 0; i < len(text); i++ {
+			if text[i] >= '0' && text[i] <= '9' {
+				run++
+				if run >= n {
+					return true
+				}
+			} else {
+				run = 0
+			}
+		}
+		return false
+	}
+}
+
+// minDigits admits lines with at least n digits.
+func minDigits(n int) func(text, lower string, hasDigit bool) bool {
+	return func(text, _ string, hasDigit bool) bool {
+		if !hasDigit {
+			return false
+		}
+		c := 0
+		for i := 0; i < len(text); i++ {
+			if text[i] >= '0' && text[i] <= '9' {
+				c++
+			}
+		}
+		return c >= n
+	}
+}
+
+func ipLike(text, _ string, hasDigit bool) bool { return hasDigit && strings.Count(text, ".") >= 3 }
+
+func uuidLike(text, _ string, hasDigit bool) bool { return hasDigit && strings.Count(text, "-") >= 4 }
+
+// dateSeps admits lines with a digit, a '/', '-' or '.', and a digit.
+func dateSeps(text, _ string, hasDigit bool) bool {
+	if !hasDigit {
+		return false
+	}
+	for i := 1; i+1 < len(text); i++ {
+		c := text[i]
+		if (c == '/' || c == '-' || c == '.') && isDigitByte(text[i-1]) && isDigitByte(text[i+1]) {
+			return true
+		}
+	}
+	return false
+}
+
+// numThenCap admits lines where a number is followed by a capitalized word.
+func numThenCap(text, _ string, hasDigit bool) bool {
+	if !hasDigit {
+		return false
+	}
+	for i := 0; i+2 < len(text); i++ {
+		if isDigitByte(text[i]) && text[i+1] == ' ' && text[i+2] >= 'A' && text[i+2] <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
+// letterDigit admits lines where a lower-case letter is followed by a digit.
+func letterDigit(text, _ string, hasDigit bool) bool {
+	if !hasDigit {
+		return false
+	}
+	for i := 0; i+1 < len(text); i++ {
+		if text[i] >= 'a' && text[i] <= 'z' && isDigitByte(text[i+1]) {
+			return true
+		}
+	}
+	return false
+}
+
+var titles = wordSet("Mr Mrs Ms Miss Mx Dr Prof Sr Sra Nurse")
+
+// titleWord admits lines with a title word (case as written).
+func titleWord(text, _ string, _ bool) bool {
+	for i := 0; i < len(text); {
+		for i < len(text) && !isASCIILetter(text[i]) {
+			i++
+		}
+		j := i
+		for j < len(text) && isASCIILetter(text[j]) {
+			j++
+		}
+		if j > i && titles[text[i:j]] {
+			return true
+		}
+		i = j
+	}
+	return false
+}
+
+func isDigitByte(c byte) bool { return c >= '0' && c <= '9' }
 
 const states = `\b(?:A[KLRZ]|C[AOT]|D[CE]|FL|GA|HI|I[ADLN]|K[SY]|LA|M[ADEINOST]|N[CDEHJMVY]|O[HKR]|PA|RI|S[CD]|T[NX]|UT|V[AT]|W[AIVY])`
 
@@ -142,18 +308,39 @@ func (s *Scrubber) Scrub(text string, id *Identity) Result {
 			spans = append(spans, Span{a, b, t})
 		}
 	}
-	for _, p := range patterns {
-		for _, m := range p.re.FindAllStringSubmatchIndex(text, -1) {
-			a, b := m[2*p.group], m[2*p.group+1]
-			if a < 0 {
+	lowerAll := asciiLower(text)
+	// Patterns never span lines: each runs only on the lines its prefilter
+	// admits, which keeps the regular expressions off most of a long note.
+	for ls := 0; ls < len(text); {
+		le := strings.IndexByte(text[ls:], '\n')
+		if le < 0 {
+			le = len(text)
+		} else {
+			le += ls
+		}
+		line, lower := text[ls:le], lowerAll[ls:le]
+		hasDigit := strings.ContainsAny(line, "0123456789")
+		for _, p := range patterns {
+			if !p.need(line, lower, hasDigit) {
 				continue
 			}
-			if p.typ == Name && p.group > 0 {
-				seg := strings.TrimRight(text[a:b], " .")
-				b = a + len(seg)
+			in := line
+			if p.lower {
+				in = lower
 			}
-			add(a, b, p.typ)
+			for _, m := range p.re.FindAllStringSubmatchIndex(in, -1) {
+				a, b := m[2*p.group], m[2*p.group+1]
+				if a < 0 {
+					continue
+				}
+				if p.typ == Name && p.group > 0 {
+					seg := strings.TrimRight(line[a:b], " .")
+					b = a + len(seg)
+				}
+				add(ls+a, ls+b, p.typ)
+			}
 		}
+		ls = le + 1
 	}
 	s.dictionaryNames(text, add)
 	if id != nil {
