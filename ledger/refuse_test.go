@@ -126,7 +126,7 @@ func TestSubmitWhileWitnessesDown(t *testing.T) {
 	n := newTestNet(t, netOptions{witnesses: 1, quorum: 1})
 	// A new log's first checkpoint needs the quorum, so start with it up.
 	op, err := NewOperator(t.Context(), OperatorConfig{Dir: n.opDir, Key: n.opKey.key, Consortium: n.config,
-		CommitTimeout: 500 * time.Millisecond, WitnessTimeout: 200 * time.Millisecond})
+		CommitTimeout: time.Second, WitnessTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
