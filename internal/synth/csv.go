@@ -34,7 +34,9 @@ func newCSVSink(dir string, g *generator) (*csvSink, error) {
 			closeAll(s.all)
 			return nil, err
 		}
-		o.header(hdrs[i])
+		if dir != "" {
+			o.header(hdrs[i])
+		}
 		*ptrs[i] = o
 		s.all = append(s.all, o)
 	}

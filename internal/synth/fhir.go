@@ -75,7 +75,9 @@ func newFHIRSink(dir string, g *generator) (*fhirSink, error) {
 		*ptrs[i] = o
 		s.all = append(s.all, o)
 	}
-	s.writeDirectory()
+	if dir != "" {
+		s.writeDirectory()
+	}
 	return s, nil
 }
 

@@ -20,7 +20,12 @@ type outFile struct {
 
 const flushAt = 1 << 18
 
+// createOut creates a file in dir, or, when dir is "", an in-memory
+// outFile that only buffers (a worker's share of a batch).
 func createOut(dir, name string) (*outFile, error) {
+	if dir == "" {
+		return &outFile{name: name, buf: make([]byte, 0, 64<<10)}, nil
+	}
 	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("synth: create %s: %w", name, err)
@@ -38,9 +43,24 @@ func (o *outFile) header(line string) {
 func (o *outFile) endRow() {
 	o.buf = append(o.buf, '\n')
 	o.rows++
+	if len(o.buf) >= flushAt && o.f != nil {
+		o.flush()
+	}
+}
+
+// append adds rows another outFile buffered in memory.
+func (o *outFile) append(m *outFile) {
+	o.buf = append(o.buf, m.buf...)
+	o.rows += m.rows
 	if len(o.buf) >= flushAt {
 		o.flush()
 	}
+}
+
+// reset empties an in-memory outFile for reuse.
+func (o *outFile) reset() {
+	o.buf = o.buf[:0]
+	o.rows = 0
 }
 
 func (o *outFile) flush() {
@@ -107,7 +127,7 @@ func (fs *fileSet) close(res *Result) error {
 
 func closeAll(outs []*outFile) {
 	for _, o := range outs {
-		if o != nil {
+		if o != nil && o.f != nil {
 			o.f.Close()
 		}
 	}

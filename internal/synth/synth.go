@@ -248,27 +248,28 @@ func Generate(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	files := newFileSet(sink, notes)
-	p := newPatient()
+	outs := append(sink.outputs(), notes.outputs()...)
 	step := progressStep(cfg.Patients)
-	for i := 0; i < cfg.Patients; i++ {
-		if i%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				files.abort()
-				return nil, fmt.Errorf("synth: stopped after %d patients: %w", i, err)
-			}
+	prev := 0
+	err = generateBatches(ctx, g, func(b *batch, done int) error {
+		for j, o := range outs {
+			o.append(b.outs[j])
 		}
-		g.patient(p, i)
-		if err := sink.write(p); err != nil {
-			files.abort()
-			return nil, err
+		if err := firstErr(outs); err != nil {
+			return err
 		}
-		if err := notes.write(p); err != nil {
-			files.abort()
-			return nil, err
+		if cfg.Progress != nil && done/step > prev/step && done != cfg.Patients {
+			cfg.Progress(done/step*step, cfg.Patients)
 		}
-		if cfg.Progress != nil && (i+1)%step == 0 && i+1 != cfg.Patients {
-			cfg.Progress(i+1, cfg.Patients)
+		prev = done
+		return nil
+	})
+	if err != nil {
+		files.abort()
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("synth: stopped after %d patients: %w", prev, ctx.Err())
 		}
+		return nil, err
 	}
 	res := &Result{Dir: out, Patients: cfg.Patients}
 	if err := files.close(res); err != nil {

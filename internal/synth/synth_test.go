@@ -66,9 +66,15 @@ func firstLine(t *testing.T, path string) string {
 func TestSameSeedSameBytes(t *testing.T) {
 	for _, format := range []string{FormatSyntheaCSV, FormatFHIR} {
 		t.Run(format, func(t *testing.T) {
-			cfg := Config{Patients: 300, Seed: 7, Format: format, Institution: "Hospital A"}
+			// 600 patients make three batches: one goroutine and three
+			// must write the same bytes.
+			cfg := Config{Patients: 600, Seed: 7, Format: format, Institution: "Hospital A"}
+			defer func() { workersOverride = 0 }()
+			workersOverride = 1
 			a, resA := generate(t, cfg)
+			workersOverride = 3
 			b, _ := generate(t, cfg)
+			workersOverride = 0
 			cfg.Seed = 8
 			c, _ := generate(t, cfg)
 			differs := false
@@ -500,8 +506,8 @@ func TestOutput(t *testing.T) {
 	})
 	t.Run("progress reaches the total", func(t *testing.T) {
 		var last, calls int
-		_, err := Generate(t.Context(), Config{Patients: 250, Out: filepath.Join(t.TempDir(), "x"), Progress: func(done, total int) {
-			if total != 250 || done < last {
+		_, err := Generate(t.Context(), Config{Patients: 1000, Out: filepath.Join(t.TempDir(), "x"), Progress: func(done, total int) {
+			if total != 1000 || done < last {
 				t.Errorf("progress %d/%d after %d", done, total, last)
 			}
 			last = done
@@ -510,7 +516,7 @@ func TestOutput(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if last != 250 || calls < 2 {
+		if last != 1000 || calls < 2 {
 			t.Errorf("progress ended at %d after %d calls", last, calls)
 		}
 	})
