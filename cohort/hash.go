@@ -112,6 +112,10 @@ func pipeline(ctx context.Context, r io.Reader, w io.Writer) (Hashes, error) {
 	var size int64
 	var readErr error
 	for {
+		if err := ctx.Err(); err != nil {
+			readErr = err
+			break
+		}
 		var b *buf
 		select {
 		case b = <-free:

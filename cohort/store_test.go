@@ -2,14 +2,18 @@ package cohort
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/base32"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/ipfs/go-cid"
 )
@@ -252,5 +256,32 @@ func TestFileWriterPaths(t *testing.T) {
 		if err != nil || !bytes.Equal(got, data) || FileCID(h.Sum).String() != wantCID(data) {
 			t.Errorf("direct=%v: file differs or wrong CID (err %v)", direct, err)
 		}
+	}
+}
+
+func TestImportFailsCleanly(t *testing.T) {
+	boom := errors.New("disk gone")
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		r    io.Reader
+		want error
+	}{
+		{"reader error midway", t.Context(), io.MultiReader(bytes.NewReader(randomBytes(5*bufSize/2, 11)), iotest.ErrReader(boom)), boom},
+		{"cancelled", cancelled, bytes.NewReader(randomBytes(100, 12)), context.Canceled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			if _, _, err := s.Import(tc.ctx, tc.r); !errors.Is(err, tc.want) {
+				t.Fatalf("Import = %v, want %v", err, tc.want)
+			}
+			for _, sub := range []string{"tmp", "blobs", "chunks"} {
+				if ents, _ := os.ReadDir(filepath.Join(s.Dir(), sub)); len(ents) != 0 {
+					t.Errorf("%s/ keeps %d files after a failed import", sub, len(ents))
+				}
+			}
+		})
 	}
 }
