@@ -233,22 +233,22 @@ func Generate(ctx context.Context, cfg Config) (*Result, error) {
 	}()
 
 	g := newGenerator(cfg)
-	var sink sink
+	var records sink
 	if cfg.Format == FormatFHIR {
-		sink, err = newFHIRSink(tmp, g)
+		records, err = newFHIRSink(tmp, g)
 	} else {
-		sink, err = newCSVSink(tmp, g)
+		records, err = newCSVSink(tmp, g)
 	}
 	if err != nil {
 		return nil, err
 	}
 	notes, err := newNoteSink(tmp)
 	if err != nil {
-		sink.abort()
+		records.abort()
 		return nil, err
 	}
-	files := newFileSet(sink, notes)
-	outs := append(sink.outputs(), notes.outputs()...)
+	files := newFileSet(records, notes)
+	outs := append(records.outputs(), notes.outputs()...)
 	step := progressStep(cfg.Patients)
 	prev := 0
 	err = generateBatches(ctx, g, func(b *batch, done int) error {
