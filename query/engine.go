@@ -315,21 +315,6 @@ func (e *Engine) queryTrusted(ctx context.Context, query string, fn func(*sql.Ro
 	return rows.Err()
 }
 
-// hasView reports whether schema.table exists in the engine.
-func (e *Engine) hasView(schema, table string) bool {
-	switch schema {
-	case UnionDates, UnionYears, UnionDays:
-		return len(e.unions[schema][table]) > 0
-	}
-	for _, d := range e.datasets {
-		if d.Schema() == schema {
-			_, ok := d.Tables[table]
-			return ok
-		}
-	}
-	return false
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {

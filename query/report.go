@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -13,11 +14,11 @@ import (
 // WriteSignals writes signals as a table, CSV, JSON (an array) or JSON
 // lines.
 func WriteSignals(w io.Writer, sig []Signal, format string) error {
-	head := []string{"drug", "drug_name", "event", "event_name", "a", "b", "c", "d", "prr", "prr_low", "prr_high",
+	head := []string{"period", "drug", "drug_name", "event", "event_name", "a", "b", "c", "d", "prr", "prr_low", "prr_high",
 		"chi2", "ror", "ror_low", "ror_high", "ic", "ic025", "evans", "ema", "ror025", "ic025_flag", "lower_bound", "sites_suppressed"}
 	f := func(x float64) string { return strconv.FormatFloat(x, 'f', 3, 64) }
 	row := func(s Signal) []string {
-		return []string{s.Drug, s.DrugName, s.Event, s.EventName,
+		return []string{s.Period, s.Drug, s.DrugName, s.Event, s.EventName,
 			strconv.FormatInt(s.A, 10), strconv.FormatInt(s.B, 10), strconv.FormatInt(s.C, 10), strconv.FormatInt(s.D, 10),
 			f(s.PRR), f(s.PRRLow), f(s.PRRHigh), f(s.ChiSq), f(s.ROR), f(s.RORLow), f(s.RORHigh), f(s.IC), f(s.IC025),
 			strconv.FormatBool(s.Flags.Evans), strconv.FormatBool(s.Flags.EMA), strconv.FormatBool(s.Flags.ROR025),
@@ -49,6 +50,10 @@ func WriteSignals(w io.Writer, sig []Signal, format string) error {
 		return cw.Error()
 	case FormatTable, "":
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		byPeriod := slices.ContainsFunc(sig, func(s Signal) bool { return s.Period != "" })
+		if byPeriod {
+			fmt.Fprint(tw, "PERIOD\t")
+		}
 		fmt.Fprintln(tw, "DRUG\tEVENT\ta\tb\tc\td\tPRR (95% CI)\tχ²\tROR (95% CI)\tIC (IC025)\tFLAGS")
 		for _, s := range sig {
 			var flags []string
@@ -63,6 +68,9 @@ func WriteSignals(w io.Writer, sig []Signal, format string) error {
 			a := strconv.FormatInt(s.A, 10)
 			if s.LowerBound {
 				a = fmt.Sprintf("≥%s (%d sites suppressed)", a, s.SitesSuppressed)
+			}
+			if byPeriod {
+				fmt.Fprint(tw, s.Period+"\t")
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%.2f (%.2f–%.2f)\t%.1f\t%.2f (%.2f–%.2f)\t%.2f (%.2f)\t%s\n",
 				label(s.Drug, s.DrugName), label(s.Event, s.EventName), a, s.B, s.C, s.D,

@@ -37,6 +37,48 @@ type SignalConfig struct {
 	Datasets []string `json:"datasets,omitempty"`
 	// OwnOnly restricts the counts to datasets this node published.
 	OwnOnly bool `json:"own_only,omitempty"`
+	// Quarter ("2017Q2") restricts reports to events with onset in that
+	// calendar quarter; datasets without calendar dates are skipped.
+	Quarter string `json:"quarter,omitempty"`
+}
+
+// quarterRange parses "YYYYQn" into its first day and the next quarter's.
+func quarterRange(q string) (string, string, error) {
+	var y, n int
+	if _, err := fmt.Sscanf(q, "%4dQ%1d", &y, &n); err != nil || n < 1 || n > 4 || len(q) != 6 {
+		return "", "", fmt.Errorf("query: signals: quarter %q: use YYYYQn, e.g. 2017Q2", q)
+	}
+	start := fmt.Sprintf("%04d-%02d-01", y, 3*(n-1)+1)
+	if n == 4 {
+		return start, fmt.Sprintf("%04d-01-01", y+1), nil
+	}
+	return start, fmt.Sprintf("%04d-%02d-01", y, 3*n+1), nil
+}
+
+// Quarters lists the calendar quarters ("2017Q2") in which the selected
+// datasets with calendar dates have reported adverse events, in order.
+func (e *Engine) Quarters(ctx context.Context, cfg SignalConfig) ([]string, error) {
+	ds, err := e.selectDatasets(cfg)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, d := range ds {
+		if _, ok := d.Tables["adverse_event"]; !ok || d.Union() != UnionDates {
+			continue
+		}
+		q := "SELECT DISTINCT year(onset_date)::VARCHAR || 'Q' || quarter(onset_date)::VARCHAR FROM " +
+			quoteIdent(d.Schema()) + ".adverse_event WHERE onset_date IS NOT NULL AND source = 'report'"
+		if err := e.queryTrusted(ctx, q, func(rows *sql.Rows) error {
+			var s string
+			err := rows.Scan(&s)
+			seen[s] = true
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("query: quarters of %s: %w", d.Name, err)
+		}
+	}
+	return sortedKeys(seen), nil
 }
 
 func (c SignalConfig) window() int {
@@ -140,6 +182,8 @@ func (c *Counts) Add(o *Counts) {
 
 // Signal is one pair's statistics.
 type Signal struct {
+	// Period is the quarter the counts cover, when split by quarter.
+	Period string `json:"period,omitempty"`
 	Pair
 	DrugName  string `json:"drug_name,omitempty"`
 	EventName string `json:"event_name,omitempty"`
@@ -218,12 +262,15 @@ func (e *Engine) Counts(ctx context.Context, cfg SignalConfig) (*Counts, error) 
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Quarter != "" && cfg.Source == SourceExposures {
+		return nil, fmt.Errorf("query: signals: by quarter needs source reports")
+	}
 	total := newCounts()
 	for _, d := range ds {
 		var c *Counts
 		switch cfg.Source {
 		case SourceReports, "":
-			c, err = e.reportCounts(ctx, d)
+			c, err = e.reportCounts(ctx, d, cfg.Quarter)
 		case SourceExposures:
 			c, err = e.exposureCounts(ctx, d, cfg)
 		default:
@@ -237,16 +284,28 @@ func (e *Engine) Counts(ctx context.Context, cfg SignalConfig) (*Counts, error) 
 	return total, nil
 }
 
-func (e *Engine) reportCounts(ctx context.Context, d Dataset) (*Counts, error) {
+func (e *Engine) reportCounts(ctx context.Context, d Dataset, quarter string) (*Counts, error) {
 	c := newCounts()
 	if _, ok := d.Tables["adverse_event"]; !ok {
 		c.Skipped = append(c.Skipped, d.Name+": no adverse_event table")
 		return c, nil
 	}
 	t := quoteIdent(d.Schema()) + ".adverse_event"
+	when := ""
+	if quarter != "" {
+		if d.Union() != UnionDates {
+			c.Skipped = append(c.Skipped, d.Name+": no calendar dates to split by quarter")
+			return c, nil
+		}
+		start, end, err := quarterRange(quarter)
+		if err != nil {
+			return nil, err
+		}
+		when = fmt.Sprintf(" AND onset_date >= DATE '%s' AND onset_date < DATE '%s'", start, end)
+	}
 	q := `WITH r AS (
 	  SELECT DISTINCT person_id AS p, drug_code AS dr, event_code AS ev FROM ` + t + `
-	  WHERE source = 'report' AND person_id IS NOT NULL AND drug_code IS NOT NULL AND event_code IS NOT NULL)
+	  WHERE source = 'report' AND person_id IS NOT NULL AND drug_code IS NOT NULL AND event_code IS NOT NULL` + when + `)
 	SELECT dr, ev, grouping(dr)::INTEGER, grouping(ev)::INTEGER, count(DISTINCT p)
 	FROM r GROUP BY GROUPING SETS ((dr, ev), (dr), (ev), ())`
 	var pairs []Pair

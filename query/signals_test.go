@@ -1,6 +1,7 @@
 package query
 
 import (
+	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
 	"slices"
@@ -175,4 +176,43 @@ func TestExposureCountsIndependent(t *testing.T) {
 		t.Errorf("planted D1/E1 not flagged; flagged %v", flagged)
 	}
 	t.Logf("checked %d pairs; Evans-flagged: %v", checked, flagged)
+}
+
+// TestReportsByQuarter: the quarters' counts add up to the whole for the
+// dataset with calendar dates, and the others are skipped with a reason.
+func TestReportsByQuarter(t *testing.T) {
+	e, ds, fx := openThree(t, 200)
+	qs, err := e.Quarters(t.Context(), SignalConfig{})
+	if err != nil || len(qs) < 2 {
+		t.Fatalf("quarters %v, %v", qs, err)
+	}
+	want := map[string]map[Pair]map[string]bool{}
+	for _, a := range fx[0].aes {
+		q := fmt.Sprintf("%dQ%d", a.onset.Year(), (int(a.onset.Month())+2)/3)
+		p := Pair{a.drug, a.event}
+		if want[q] == nil {
+			want[q] = map[Pair]map[string]bool{}
+		}
+		if want[q][p] == nil {
+			want[q][p] = map[string]bool{}
+		}
+		want[q][p][a.person] = true
+	}
+	for _, q := range qs {
+		c, err := e.Counts(t.Context(), SignalConfig{Quarter: q})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Skipped) != 2 || !strings.Contains(strings.Join(c.Skipped, ";"), ds[1].Name) {
+			t.Errorf("%s skipped %v", q, c.Skipped)
+		}
+		for p, us := range want[q] {
+			if a, _, _, _ := c.Margins(p); a != int64(len(us)) {
+				t.Errorf("%s %v: a = %d, want %d", q, p, a, len(us))
+			}
+		}
+	}
+	if _, err := e.Counts(t.Context(), SignalConfig{Quarter: "2017Q5"}); err == nil {
+		t.Error("quarter 5 accepted")
+	}
 }

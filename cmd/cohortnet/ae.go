@@ -24,7 +24,7 @@ func newAECmd() *cobra.Command {
 func newAESignalsCmd() *cobra.Command {
 	var qf queryFlags
 	var cfg query.SignalConfig
-	var drug, event, format string
+	var drug, event, format, by string
 	var minCount int64
 	cmd := &cobra.Command{
 		Use:   "signals",
@@ -41,7 +41,8 @@ events starting within --window days after the index; safe-harbor datasets with
 years only are skipped (they have no day-level dates).`,
 		Example: `  cohortnet ae signals --datasets datasets.json
   cohortnet ae signals --source exposures --window 30 --min-count 5 --format csv
-  cohortnet ae signals --drug 314076 --event 41291007 --format json`,
+  cohortnet ae signals --drug 314076 --event 41291007 --format json
+  cohortnet ae signals --by quarter --min-count 1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -53,14 +54,36 @@ years only are skipped (they have no day-level dates).`,
 				return err
 			}
 			defer e.Close()
-			c, err := e.Counts(ctx, cfg)
-			if err != nil {
-				return err
+			periods := []string{""}
+			switch by {
+			case "":
+			case "quarter":
+				if periods, err = e.Quarters(ctx, cfg); err != nil {
+					return err
+				}
+			default:
+				return fmt.Errorf("--by %q: only quarter", by)
 			}
-			for _, s := range c.Skipped {
-				fmt.Fprintln(cmd.ErrOrStderr(), "skipped:", s)
+			var all []query.Signal
+			skipped := map[string]bool{}
+			for _, p := range periods {
+				cfg.Quarter = p
+				c, err := e.Counts(ctx, cfg)
+				if err != nil {
+					return err
+				}
+				for _, s := range c.Skipped {
+					if !skipped[s] {
+						skipped[s] = true
+						fmt.Fprintln(cmd.ErrOrStderr(), "skipped:", s)
+					}
+				}
+				for _, s := range query.Signals(c, minCount, drug, event) {
+					s.Period = p
+					all = append(all, s)
+				}
 			}
-			return query.WriteSignals(cmd.OutOrStdout(), query.Signals(c, minCount, drug, event), format)
+			return query.WriteSignals(cmd.OutOrStdout(), all, format)
 		},
 	}
 	qf.add(cmd)
@@ -71,6 +94,7 @@ years only are skipped (they have no day-level dates).`,
 	fl.StringVar(&drug, "drug", "", "only this drug code")
 	fl.StringVar(&event, "event", "", "only this event code")
 	fl.Int64Var(&minCount, "min-count", 3, "only pairs with at least this many cases (a)")
+	fl.StringVar(&by, "by", "", "split report signals by calendar period: quarter")
 	fl.StringVar(&format, "format", query.FormatTable, "table, csv, json or jsonl")
 	return cmd
 }
