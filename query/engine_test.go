@@ -341,3 +341,17 @@ func FuzzReadDatasets(f *testing.F) {
 		}
 	})
 }
+
+func TestOpenEmpty(t *testing.T) {
+	e, err := Open(t.Context(), Config{Threads: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if got, _ := collect(t, e, "SELECT 41 + 1"); got[0][0] != "42" {
+		t.Errorf("got %v", got)
+	}
+	if _, err := e.Query(t.Context(), "SELECT * FROM read_text('/etc/hostname')", Options{}); !errors.Is(err, ErrRefused) {
+		t.Errorf("file read with no datasets: %v", err)
+	}
+}
