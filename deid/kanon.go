@@ -254,6 +254,14 @@ func (p *Problem) lattice() []node {
 	return nodes
 }
 
+func nodeKey(n node) string {
+	b := make([]byte, len(n))
+	for i, v := range n {
+		b[i] = byte(v)
+	}
+	return string(b)
+}
+
 func leq(a, b node) bool {
 	for i := range a {
 		if a[i] > b[i] {
@@ -344,25 +352,16 @@ func (p *Problem) Search() (*Result, error) {
 		}
 		return s
 	}
-	maxH := 0
-	for _, a := range p.Attrs {
-		maxH += a.Hierarchy.Height() - 1
+	// Phase 1: settle anonymity as ARX's Flash does: take the lowest
+	// unsettled transformation, walk a path of unsettled successors up
+	// from it, and binary-search the path for its lowest anonymous node;
+	// every answer settles a cone (successors of an anonymous node are
+	// anonymous, predecessors of a non-anonymous one are not).
+	index := map[string]int{}
+	for i, n := range nodes {
+		index[nodeKey(n)] = i
 	}
-	// Phase 1: settle anonymity, evaluating from the middle of the lattice
-	// outwards so each answer prunes as much as possible.
-	order := make([]int, len(nodes))
-	for i := range order {
-		order[i] = i
-	}
-	mid := maxH / 2
-	sort.SliceStable(order, func(a, b int) bool {
-		da, db := abs(height(nodes[order[a]])-mid), abs(height(nodes[order[b]])-mid)
-		return da < db
-	})
-	for _, i := range order {
-		if status[i] != unknown {
-			continue
-		}
+	settle := func(i int) {
 		e := ev(i)
 		if e.suppressed <= limit {
 			for j, m := range nodes {
@@ -375,6 +374,47 @@ func (p *Problem) Search() (*Result, error) {
 				if status[j] == unknown && leq(m, nodes[i]) {
 					status[j] = notAnon
 				}
+			}
+		}
+	}
+	byHeight := make([]int, len(nodes))
+	for i := range byHeight {
+		byHeight[i] = i
+	}
+	sort.SliceStable(byHeight, func(a, b int) bool { return height(nodes[byHeight[a]]) < height(nodes[byHeight[b]]) })
+	for _, start := range byHeight {
+		if status[start] != unknown {
+			continue
+		}
+		path := []int{start}
+		for cur := nodes[start]; ; {
+			next := -1
+			for d := range cur {
+				if cur[d]+1 < p.Attrs[d].Hierarchy.Height() {
+					up := slices.Clone(cur)
+					up[d]++
+					if j := index[nodeKey(up)]; status[j] == unknown {
+						next = j
+						break
+					}
+				}
+			}
+			if next < 0 {
+				break
+			}
+			path = append(path, next)
+			cur = nodes[next]
+		}
+		lo, hi := 0, len(path)-1
+		for lo <= hi {
+			mid := (lo + hi) / 2
+			if status[path[mid]] == unknown {
+				settle(path[mid])
+			}
+			if status[path[mid]] == anon {
+				hi = mid - 1
+			} else {
+				lo = mid + 1
 			}
 		}
 	}
