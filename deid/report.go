@@ -33,6 +33,8 @@ type Report struct {
 type SourceInfo struct {
 	Format string `json:"format"`
 	Layout string `json:"layout"`
+	// Unmapped counts source rows the adapter could not map, by reason.
+	Unmapped map[string]int64 `json:"unmapped,omitempty"`
 }
 
 // TableReport counts one table's rows and says what happened to each column.

@@ -186,6 +186,9 @@ func Run(ctx context.Context, exp source.Export, out string, cfg Config) (*Repor
 			return nil, err
 		}
 	}
+	if u := exp.Unmapped(); len(u) > 0 {
+		r.report.Source.Unmapped = u
+	}
 	r.report.Summary.Conditions = r.conds.top(TopCodes)
 	r.report.Summary.Drugs = r.drugs.top(TopCodes)
 	r.report.Summary.YearMin, r.report.Summary.YearMax = r.yearMin, r.yearMax

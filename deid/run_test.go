@@ -383,3 +383,20 @@ func TestRunRefusals(t *testing.T) {
 		t.Errorf("failed runs left %v behind", names)
 	}
 }
+
+func TestRunHierarchyMissesValue(t *testing.T) {
+	h, err := NewHierarchy([][]string{{"M", "*"}, {"O", "*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := Preset(Expert, false, "2026-01-01")
+	pol.KAnonymity.K = 2
+	out := filepath.Join(t.TempDir(), "out")
+	_, err = Run(t.Context(), handExport(), out, Config{Policy: pol, Key: testKey, Hierarchies: map[string]*Hierarchy{"gender": h}})
+	if !errors.Is(err, ErrHierarchy) || !strings.Contains(err.Error(), `hierarchy of gender misses the value "F"`) {
+		t.Errorf("err = %v", err)
+	}
+	if _, serr := os.Stat(out); serr == nil {
+		t.Error("a failed run left its output")
+	}
+}
