@@ -2,9 +2,11 @@ package p2p
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"sync"
@@ -281,6 +283,7 @@ func (f *fetch) worker(p *provider) {
 		unreg    func() bool
 		inflight []job
 		scratch  []byte
+		hashers  = make(map[uint64]hash.Hash) // by digest code
 	)
 	closeStream := func(reset bool) {
 		if st == nil {
@@ -368,7 +371,12 @@ func (f *fetch) worker(p *provider) {
 		}
 		j := inflight[0]
 		_ = st.SetDeadline(time.Now().Add(f.cfg.RequestTimeout))
-		data, err := f.readChunk(r, j, buf)
+		h := hashers[j.f.desc.DigestCode]
+		if h == nil {
+			h = j.f.desc.newDigest()
+			hashers[j.f.desc.DigestCode] = h
+		}
+		data, err := f.readVerified(r, j, buf, h)
 		if err != nil {
 			if !fail(err) {
 				return
@@ -376,11 +384,6 @@ func (f *fetch) worker(p *provider) {
 			continue
 		}
 		inflight = append(inflight[:0], inflight[1:]...)
-		if j.f.desc.digest(data) != j.f.desc.Digests[j.i] {
-			f.requeue(j)
-			fail(fmt.Errorf("file %s chunk %d: %w", j.f.desc.CID, j.i, ErrBadChunk))
-			return
-		}
 		if err := f.sink.WriteChunk(f.ctx, j.f.desc.CID, j.i, data); err != nil {
 			f.setFatal(fmt.Errorf("p2p: fetch: %w", err))
 			return
@@ -481,6 +484,42 @@ func (f *fetch) readChunk(r *bufio.Reader, j job, buf []byte) ([]byte, error) {
 	data := buf[:want]
 	if _, err := io.ReadFull(r, data); err != nil {
 		return nil, fmt.Errorf("file %s chunk %d: %w", d.CID, j.i, noEOF(err))
+	}
+	return data, nil
+}
+
+// readVerified reads the response to a request for chunk j into buf and
+// checks it against its digest, hashing each piece as it arrives while it
+// is in the CPU cache.
+func (f *fetch) readVerified(r *bufio.Reader, j job, buf []byte, h hash.Hash) ([]byte, error) {
+	d := j.f.desc
+	hdr, err := readResponseHeader(r, MaxChunkSize)
+	if err != nil {
+		return nil, err
+	}
+	switch hdr.Status {
+	case statusOK:
+	case statusInternal:
+		return nil, fmt.Errorf("file %s chunk %d: %s", d.CID, j.i, hdr.Status)
+	default:
+		return nil, fmt.Errorf("file %s chunk %d: %s: %w", d.CID, j.i, hdr.Status, ErrRefused)
+	}
+	want := d.chunkLen(j.i)
+	if int64(hdr.Length) != want {
+		return nil, fmt.Errorf("file %s chunk %d: %d bytes, want %d: %w", d.CID, j.i, hdr.Length, want, ErrBadChunk)
+	}
+	data := buf[:want]
+	h.Reset()
+	for p := 0; p < len(data); p += piece {
+		q := data[p:min(p+piece, len(data))]
+		if _, err := io.ReadFull(r, q); err != nil {
+			return nil, fmt.Errorf("file %s chunk %d: %w", d.CID, j.i, noEOF(err))
+		}
+		h.Write(q)
+	}
+	var sum [32]byte
+	if !bytes.Equal(h.Sum(sum[:0]), d.Digests[j.i][:]) {
+		return nil, fmt.Errorf("file %s chunk %d: %w", d.CID, j.i, ErrBadChunk)
 	}
 	return data, nil
 }

@@ -38,6 +38,14 @@ type File struct {
 	Digests    [][32]byte
 }
 
+// newDigest returns a hash of the file's chunk digest function.
+func (f *File) newDigest() hash.Hash {
+	if f.DigestCode == multihash.BLAKE3 {
+		return blake3.New(32, nil)
+	}
+	return sha256.New()
+}
+
 // digest computes a chunk's digest with the file's digest function.
 func (f *File) digest(data []byte) [32]byte {
 	if f.DigestCode == multihash.BLAKE3 {
@@ -191,9 +199,9 @@ type sinkFile struct {
 	err     error  // a failed read-back
 }
 
-// advance hashes every chunk from next on that is written, unless another
-// writer is doing so. data is chunk index, just written.
-func (sf *sinkFile) advance(index int, data []byte) {
+// advance hashes, reading them back from the file, the chunks from next on
+// that are written, unless another writer is hashing.
+func (sf *sinkFile) advance() {
 	sf.mu.Lock()
 	defer sf.mu.Unlock()
 	if sf.hashing {
@@ -203,16 +211,15 @@ func (sf *sinkFile) advance(index int, data []byte) {
 	for sf.next < len(sf.written) && sf.written[sf.next] && sf.err == nil {
 		i := sf.next
 		sf.mu.Unlock()
+		if sf.buf == nil {
+			sf.buf = make([]byte, piece)
+		}
 		var err error
-		if i == index && data != nil {
-			sf.hash.Write(data)
-		} else {
-			n := sf.desc.chunkLen(i)
-			if sf.buf == nil {
-				sf.buf = make([]byte, sf.desc.ChunkSize)
-			}
-			if _, err = sf.fh.ReadAt(sf.buf[:n], int64(i)*sf.desc.ChunkSize); err == nil {
-				sf.hash.Write(sf.buf[:n])
+		off, end := int64(i)*sf.desc.ChunkSize, int64(i)*sf.desc.ChunkSize+sf.desc.chunkLen(i)
+		for ; off < end && err == nil; off += piece {
+			q := sf.buf[:min(piece, end-off)]
+			if _, err = sf.fh.ReadAt(q, off); err == nil {
+				sf.hash.Write(q)
 			}
 		}
 		sf.mu.Lock()
@@ -224,6 +231,12 @@ func (sf *sinkFile) advance(index int, data []byte) {
 	}
 	sf.hashing = false
 }
+
+// piece is how much of a chunk is written and hashed at a time, so the
+// bytes are read from memory once, while they sit in the CPU cache. (A
+// single 4 MiB pwrite also costs the kernel several times the CPU of 32
+// writes of 128 KiB, as measured on ext4.)
+const piece = 128 << 10
 
 var _ ChunkSink = (*DirSink)(nil)
 
@@ -261,7 +274,7 @@ func (d *DirSink) Begin(ctx context.Context, f *File) ([]bool, error) {
 	if err == nil && fi.Size() > 0 {
 		err = resumable(ctx, fh, fi.Size(), f, have)
 	}
-	if err == nil {
+	if err == nil && fi.Size() > f.Size {
 		err = fh.Truncate(f.Size)
 	}
 	if err != nil {
@@ -316,13 +329,41 @@ func (d *DirSink) WriteChunk(_ context.Context, c cid.Cid, index int, data []byt
 	if sf.fh == nil {
 		return nil
 	}
-	if _, err := sf.fh.WriteAt(data, int64(index)*sf.desc.ChunkSize); err != nil {
-		return fmt.Errorf("p2p: sink: write %s chunk %d: %w", c, index, err)
+	off := int64(index) * sf.desc.ChunkSize
+	sf.mu.Lock()
+	own := !sf.hashing && sf.next == index && sf.err == nil
+	if own {
+		sf.hashing = true // the chunk is next in order: hash it while writing it
+	}
+	sf.mu.Unlock()
+	if !own {
+		for p := 0; p < len(data); p += piece {
+			if _, err := sf.fh.WriteAt(data[p:min(p+piece, len(data))], off+int64(p)); err != nil {
+				return fmt.Errorf("p2p: sink: write %s chunk %d: %w", c, index, err)
+			}
+		}
+		sf.mu.Lock()
+		sf.written[index] = true
+		sf.mu.Unlock()
+		sf.advance()
+		return nil
+	}
+	for p := 0; p < len(data); p += piece {
+		q := data[p:min(p+piece, len(data))]
+		if _, err := sf.fh.WriteAt(q, off+int64(p)); err != nil {
+			sf.mu.Lock()
+			sf.hashing = false
+			sf.mu.Unlock()
+			return fmt.Errorf("p2p: sink: write %s chunk %d: %w", c, index, err)
+		}
+		sf.hash.Write(q)
 	}
 	sf.mu.Lock()
 	sf.written[index] = true
+	sf.next++
+	sf.hashing = false
 	sf.mu.Unlock()
-	sf.advance(index, data)
+	sf.advance() // chunks that arrived early and are now next
 	return nil
 }
 
@@ -342,7 +383,7 @@ func (d *DirSink) Commit(ctx context.Context, c cid.Cid) error {
 	if err := sf.fh.Sync(); err != nil {
 		return fmt.Errorf("p2p: sink: sync %s: %w", sf.fh.Name(), err)
 	}
-	sf.advance(-1, nil) // chunks resumed or written out of order at the end
+	sf.advance() // chunks resumed or written out of order at the end
 	if sf.err == nil && sf.next != len(sf.written) {
 		sf.err = fmt.Errorf("commit before chunk %d was written", sf.next)
 	}

@@ -302,8 +302,11 @@ func (s *ChunkServer) handle(st network.Stream) {
 			continue
 		}
 		n := int(min(req.Size, uint64(size)-off))
-		buf := s.buffer(n)
-		if _, err := s.cfg.Source.ReadAt(ctx, req.File, *buf, int64(off)); err != nil {
+		// The first piece is read before the header goes out, so a file
+		// that cannot be read gets an answer; later failures reset.
+		buf := s.buffer(piece)
+		first := (*buf)[:min(n, piece)]
+		if _, err := s.cfg.Source.ReadAt(ctx, req.File, first, int64(off)); err != nil {
 			s.bufs.Put(buf)
 			s.log.Warn("p2p: chunk: read", "file", req.File, "chunk", req.Index, "err", err)
 			if _, err := st.Write(appendError(hdr, statusInternal, "cannot read file")); err != nil {
@@ -312,18 +315,37 @@ func (s *ChunkServer) handle(st network.Stream) {
 			}
 			continue
 		}
-		_, err = st.Write(appendOKHeader(hdr, n))
-		if err == nil {
-			_, err = st.Write(*buf)
-		}
+		err = s.send(ctx, st, req.File, appendOKHeader(hdr, n), first, int64(off), n, *buf)
 		s.bufs.Put(buf)
 		if err != nil {
-			s.log.Debug("p2p: chunk: write", "peer", p, "err", err)
+			s.log.Debug("p2p: chunk: send", "peer", p, "file", req.File, "chunk", req.Index, "err", err)
 			_ = st.Reset()
 			return
 		}
 		s.count(p, req.File, req.Index, n, false)
 	}
+}
+
+// send writes the response header and the n bytes of a chunk at off, in
+// pieces read while the previous one is on its way: first is the first
+// piece, already read; buf holds the others.
+func (s *ChunkServer) send(ctx context.Context, st network.Stream, file cid.Cid, hdr, first []byte, off int64, n int, buf []byte) error {
+	if _, err := st.Write(hdr); err != nil {
+		return err
+	}
+	if _, err := st.Write(first); err != nil {
+		return err
+	}
+	for p := len(first); p < n; p += piece {
+		q := buf[:min(piece, n-p)]
+		if _, err := s.cfg.Source.ReadAt(ctx, file, q, off+int64(p)); err != nil {
+			return fmt.Errorf("read: %w", err)
+		}
+		if _, err := st.Write(q); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (c *ServerConfig) authorize(ctx context.Context, p peer.ID, file cid.Cid) error {
