@@ -2,7 +2,6 @@ package synth
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -160,13 +159,12 @@ func TestPlantedSignals(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var truth Truth
-			data, err := os.ReadFile(filepath.Join(out, TruthFile))
+			truth, err := ReadTruth(out)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := json.Unmarshal(data, &truth); err != nil {
-				t.Fatalf("truth.json: %v", err)
+			if truth.Patients != 10000 || truth.Seed != 42 || truth.Institution != tc.institution {
+				t.Errorf("truth.json describes %d patients, seed %d, institution %q", truth.Patients, truth.Seed, truth.Institution)
 			}
 			want := tc.signals
 			if want == nil {

@@ -3,9 +3,22 @@
 // NDJSON, plus clinical notes with the exact byte spans of every identifier
 // planted in them, and drug–event signals of known relative risk.
 //
-// Output is deterministic (same [Config], same bytes) and streamed: patients
-// are generated one at a time from their own random stream, so memory does
-// not grow with the number of patients.
+// Output is deterministic (same [Config], same bytes) and streamed: every
+// patient comes from its own random stream, patients are generated in small
+// batches and written in order, so memory does not grow with their number.
+//
+// An export directory holds:
+//   - synthea-csv: the files of [CSVFiles], headers and value formats as
+//     Synthea's CSV exporter writes them (free text has commas turned into
+//     spaces, so nothing is quoted); about 43 rows per patient;
+//   - fhir-ndjson: the files of [FHIRFiles], one resource per line, with
+//     "Type/id" references that all resolve in the export; the notes are also
+//     DocumentReference resources (base64 text, same ids as notes.jsonl);
+//   - both: notes.jsonl (one [Note] per line: id, patient, encounter, date,
+//     type, text), notes.phi.jsonl (one [NotePHI] per note: the byte spans of
+//     every identifier planted in the text, typed PHIName, PHIDate...), and
+//     truth.json ([Truth]: the planted signals). The same seed writes the same
+//     patients and notes in both formats.
 //
 // Planted signals: each [Signal]'s drug is first prescribed to about 30% of
 // the adults alive during a one-year uptake period late in the window (a drug
@@ -148,6 +161,19 @@ const (
 	NotesFile = "notes.jsonl"
 	PHIFile   = "notes.phi.jsonl"
 )
+
+// ReadTruth reads truth.json from an export directory.
+func ReadTruth(dir string) (*Truth, error) {
+	data, err := os.ReadFile(filepath.Join(dir, TruthFile))
+	if err != nil {
+		return nil, fmt.Errorf("synth: read %s: %w", TruthFile, err)
+	}
+	var t Truth
+	if err := json.Unmarshal(data, &t); err != nil {
+		return nil, fmt.Errorf("synth: %s: %w", filepath.Join(dir, TruthFile), err)
+	}
+	return &t, nil
+}
 
 // ErrOutExists is returned when Config.Out exists and is not empty: choose
 // another directory or remove it first.
