@@ -593,3 +593,48 @@ func TestStreamsWithConstantMemory(t *testing.T) {
 		t.Errorf("heap in use reached %.1f MB while writing 20,000 patients: generation is not streaming", float64(peak)/1e6)
 	}
 }
+
+// FuzzGenerate runs odd configurations (tiny windows, one patient, extreme
+// relative risks): generation must succeed, write every patient, and plant
+// note spans that point at their text.
+func FuzzGenerate(f *testing.F) {
+	f.Add(uint8(1), int64(0), uint8(0), uint8(0), 1.0, false)
+	f.Add(uint8(19), int64(-5), uint8(35), uint8(0), 50.0, true)
+	f.Add(uint8(7), int64(99), uint8(10), uint8(14), 0.1, false)
+	f.Fuzz(func(t *testing.T, n uint8, seed int64, start, span uint8, rr float64, fhir bool) {
+		if !(rr >= 0.1 && rr <= 50) {
+			rr = 2
+		}
+		cfg := Config{
+			Patients: 1 + int(n%20), Seed: seed, StartYear: 1990 + int(start%40),
+			Signals: []Signal{{Drug: "314076", Event: "41291007", RR: rr}},
+		}
+		cfg.EndYear = cfg.StartYear + int(span%15)
+		if fhir {
+			cfg.Format = FormatFHIR
+		}
+		out, res := generate(t, cfg)
+		if res.Patients != cfg.Patients || res.Files[0].Rows == 0 {
+			t.Fatalf("result %+v", res)
+		}
+		texts := map[string]string{}
+		readLines(t, filepath.Join(out, NotesFile), func(line []byte) {
+			var n Note
+			if err := json.Unmarshal(line, &n); err != nil {
+				t.Fatal(err)
+			}
+			texts[n.ID] = n.Text
+		})
+		readLines(t, filepath.Join(out, PHIFile), func(line []byte) {
+			var np NotePHI
+			if err := json.Unmarshal(line, &np); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range np.Spans {
+				if s.End > len(texts[np.ID]) || texts[np.ID][s.Start:s.End] != s.Text {
+					t.Fatalf("note %s: span %d..%d does not hold %q", np.ID, s.Start, s.End, s.Text)
+				}
+			}
+		})
+	})
+}
