@@ -2,6 +2,7 @@ package synth
 
 import (
 	"encoding/csv"
+	"encoding/json"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -195,4 +196,38 @@ func TestPlantedSignals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzReadTruth: truth.json is read from disk; anything ReadTruth accepts
+// must survive a write and a second read unchanged.
+func FuzzReadTruth(f *testing.F) {
+	f.Add([]byte(`{"seed":1,"patients":10,"institution":"","format":"synthea-csv","start_year":2014,"end_year":2025,"signals":[{"drug":"314076","drug_name":"lisinopril 10 MG Oral Tablet","event":"41291007","event_name":"Angioedema (disorder)","rr":4,"window_days":30}]}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"signals":[{"rr":"x"}]}`))
+	f.Add([]byte(`[`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, TruthFile), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tr, err := ReadTruth(dir)
+		if err != nil {
+			return
+		}
+		again, err := json.Marshal(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, TruthFile), again, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tr2, err := ReadTruth(dir)
+		if err != nil {
+			t.Fatalf("re-read: %v", err)
+		}
+		b2, _ := json.Marshal(tr2)
+		if string(b2) != string(again) {
+			t.Fatalf("round trip changed truth.json:\n%s\n%s", again, b2)
+		}
+	})
 }
