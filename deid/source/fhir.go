@@ -332,6 +332,11 @@ func (f *fhirExport) iter(types ...string) *fhirIter {
 // back with ok false.
 func decodeResource(raw []byte, loc fhirLoc, r *fhirResource) error {
 	*r = fhirResource{}
+	return decodeFresh(raw, loc, r)
+}
+
+// decodeFresh is decodeResource into a zero resource.
+func decodeFresh(raw []byte, loc fhirLoc, r *fhirResource) error {
 	if !fastDecode(raw, r) {
 		// The standard decoder names the field and offset of the fault.
 		*r = fhirResource{}
@@ -473,34 +478,39 @@ func (f *fhirExport) readTableSeen(ctx context.Context, table string, seen map[s
 			types = append(types, rt)
 		}
 	}
-	it := f.iter(types...)
+	dec := startDecoder(f.iter(types...))
 	m := &fhirMapper{un: &f.un, refs: refs, meds: meds}
-	var r fhirResource
+	var cur *decodedChunk
+	i := 0
 	fill := func(ctx context.Context, w *rowWriter) (bool, error) {
 		for w.rows < BatchRows {
-			raw, _, loc, ok, err := it.next()
-			if err != nil {
-				return false, err
+			if cur == nil || i == len(cur.rs) {
+				if cur != nil && cur.iterErr != nil {
+					return false, cur.iterErr
+				}
+				if cur = dec.next(); cur == nil {
+					return true, nil
+				}
+				i = 0
 			}
-			if !ok {
-				return true, nil
+			if i == cur.errAt {
+				return false, cur.err
 			}
-			if err := decodeResource(raw, loc, &r); err != nil {
-				return false, err
-			}
+			r, loc := &cur.rs[i], cur.locs[i]
+			i++
 			if fhirTables[r.ResourceType] != table {
 				continue
 			}
 			if seen != nil && r.ID != "" {
 				seen[r.ID] = struct{}{}
 			}
-			if err := m.mapResource(&r, loc, w); err != nil {
+			if err := m.mapResource(r, loc, w); err != nil {
 				return false, err
 			}
 		}
 		return false, nil
 	}
-	return newBatchReader(ctx, Schema(table), fill, it.close), nil
+	return newBatchReader(ctx, Schema(table), fill, dec.stop), nil
 }
 
 // readNotes streams DocumentReference notes, then notes.jsonl if present.

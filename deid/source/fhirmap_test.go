@@ -1,7 +1,9 @@
 package source
 
 import (
+	"runtime"
 	"testing"
+	"time"
 )
 
 // Medication resources other than MedicationRequest, coding choice, and
@@ -108,5 +110,28 @@ func TestParseDate(t *testing.T) {
 				t.Errorf("got %s (%v), want %s", d.FormattedString(), ok, tt.want)
 			}
 		})
+	}
+}
+
+// A table reader released part way stops its decoding goroutines.
+func TestFHIRReaderStops(t *testing.T) {
+	e := openT(t, sharedData(t, "fhir-bulk-10"), FormatAuto)
+	before := runtime.NumGoroutine()
+	for range 5 {
+		rr, err := e.Read(t.Context(), Procedure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rr.Next() {
+			t.Fatal("no batch")
+		}
+		rr.Release()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after releasing the readers, %d before", n, before)
 	}
 }
