@@ -132,3 +132,33 @@ func TestReceiveBusy(t *testing.T) {
 		t.Errorf("second Receive = %v, want ErrBusy", err)
 	}
 }
+
+// A manifest whose chunk digests describe other bytes than its CID: every
+// chunk verifies, but Commit rehashes the whole file and refuses it.
+func TestReceiveCommitChecksWholeFile(t *testing.T) {
+	data := randomBytes(ChunkSize+5, 13)
+	other := randomBytes(len(data), 14)
+	src := newStore(t)
+	c, _, _ := src.Import(t.Context(), bytes.NewReader(data))
+	oc, _, _ := src.Import(t.Context(), bytes.NewReader(other))
+	lying, _ := src.Chunks(oc) // the other file's digests under data's CID
+
+	dst := newStore(t)
+	r, err := dst.Receive(t.Context(), c, lying)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for i := range 2 {
+		if err := r.WriteChunk(i, chunkOf(other, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ce *CorruptError
+	if err := r.Commit(t.Context()); !errors.As(err, &ce) || ce.Check != "cid" {
+		t.Fatalf("Commit = %v, want a cid CorruptError", err)
+	}
+	if dst.Has(c) {
+		t.Error("a file that does not hash to its CID entered the store")
+	}
+}
