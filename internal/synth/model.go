@@ -11,8 +11,6 @@ import (
 // uuid is a formatted random identifier (8-4-4-4-12 hex), as Synthea writes.
 type uuid [36]byte
 
-func (u uuid) String() string { return string(u[:]) }
-
 const hexdigits = "0123456789abcdef"
 
 func makeUUID(hi, lo uint64) uuid {
@@ -217,7 +215,6 @@ type generator struct {
 	provNames []string
 	provOrg   []int
 	payers    []uuid
-	payerName []string
 
 	placeZ      zipf
 	placeList   []*place
@@ -225,14 +222,12 @@ type generator struct {
 	hispanic    float64
 	ageBands    zipf
 	chronicZ    zipf
-	chronicIdx  []int
 	acuteZ      zipf
 	acuteList   []acute
 	drugZ       zipf
 	planted     map[string]bool // signal drug and event codes: only signals write them
 	signals     []sigPlan
 	plans       []plan
-	lineBuf     []byte
 	wellnessAdj float64
 }
 
@@ -279,7 +274,6 @@ func newGenerator(cfg Config) *generator {
 	for range payerNames {
 		g.payers = append(g.payers, makeUUID(pr.Uint64(), pr.Uint64()))
 	}
-	g.payerName = payerNames
 
 	// Geography: a home state where most patients live, some from elsewhere,
 	// a few in restricted ZIP3 areas.
@@ -320,10 +314,8 @@ func newGenerator(cfg Config) *generator {
 
 	// Skewed code frequencies, with the institution's own ranking of the
 	// less common codes: hospitals share code systems, not frequencies.
-	g.chronicIdx = make([]int, len(chronics))
 	cw := make([]float64, len(chronics))
 	for i := range chronics {
-		g.chronicIdx[i] = i
 		cw[i] = chronics[i].weight * (0.6 + 0.8*r.Float64())
 	}
 	g.chronicZ = newWeighted(cw)
