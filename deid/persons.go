@@ -3,7 +3,9 @@ package deid
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -34,26 +36,43 @@ type person struct {
 	topCoded bool
 	status   uint8
 	tuple    int32 // k-anonymity tuple
-	gender   string
-	race     string
-	eth      string
-	zip3     string
-	zip5     string
-	state    string
-	city     string
-	ident    *scrub.Identity // for scrubbing notes; nil when the export has none
+	// categorical values as codes into run.cats (4 bytes instead of 16)
+	gender, race, eth, zip3, zip5, state, city uint32
+	// ident holds the identifiers for scrubbing the person's notes, packed
+	// (see packIdentity); "" when the export has no notes.
+	ident string
 }
 
-// interner shares equal strings so a million persons cost a few distinct ones.
-type interner map[string]string
+// catalog numbers the distinct categorical values (gender, race, ZIP3...),
+// so a million persons cost a few distinct strings. Code 0 is "".
+type catalog struct {
+	codes map[string]uint32
+	vals  []string
+}
 
-func (in interner) get(s string) string {
-	if v, ok := in[s]; ok {
+func (c *catalog) code(s string) uint32 {
+	if s == "" {
+		return 0
+	}
+	if c.codes == nil {
+		c.codes = map[string]uint32{}
+		c.vals = []string{""}
+	}
+	if v, ok := c.codes[s]; ok {
 		return v
 	}
-	s = string([]byte(s)) // detach from the Arrow buffer
-	in[s] = s
-	return s
+	s = strings.Clone(s) // detach from the Arrow buffer
+	v := uint32(len(c.vals))
+	c.codes[s] = v
+	c.vals = append(c.vals, s)
+	return v
+}
+
+func (c *catalog) str(code uint32) string {
+	if code == 0 {
+		return ""
+	}
+	return c.vals[code]
 }
 
 // cols finds the columns of a record batch by name.
@@ -111,12 +130,13 @@ func dv(a *array.Date32, i int) (int32, bool) {
 // readPersons reads the person table into memory (a few dozen bytes per
 // person) and applies opt-out, pseudonyms, shifts and top-coding.
 func (r *run) readPersons(ctx context.Context) error {
-	rd, err := r.exp.Read(ctx, source.Person)
+	src, err := r.exp.Read(ctx, source.Person)
 	if err != nil {
 		return fmt.Errorf("read person: %w", err)
 	}
+	rd := prefetch(src, 4)
 	defer rd.Release()
-	in := interner{}
+	in := &r.cats
 	ref := r.refDays
 	refYear := yearOf(ref)
 	withIdent := r.hasNotes
@@ -164,12 +184,12 @@ func (r *run) readPersons(ctx context.Context) error {
 			}
 			sid = string([]byte(sid))
 			p := person{
-				gender: in.get(sv(gender, i)), race: in.get(sv(race, i)), eth: in.get(sv(eth, i)),
-				state: in.get(sv(state, i)), zip3: in.get(ToZip3(sv(zip, i))),
+				gender: in.code(sv(gender, i)), race: in.code(sv(race, i)), eth: in.code(sv(eth, i)),
+				state: in.code(sv(state, i)), zip3: in.code(ToZip3(sv(zip, i))),
 			}
 			if r.pol.Mode == Limited {
-				p.city = in.get(sv(city, i))
-				p.zip5 = in.get(ToZip5(sv(zip, i)))
+				p.city = in.code(sv(city, i))
+				p.zip5 = in.code(ToZip5(sv(zip, i)))
 			}
 			if r.optOut[sid] {
 				p.status = optedOut
@@ -192,7 +212,7 @@ func (r *run) readPersons(ctx context.Context) error {
 				}
 			}
 			if withIdent {
-				p.ident = identityOf(func(col string) string { return sv(get(col), i) }, p.birth, p.hasBirth)
+				p.ident = packIdentity(func(col string) string { return sv(get(col), i) })
 			}
 			r.index[sid] = int32(len(r.persons))
 			r.persons = append(r.persons, p)
@@ -224,25 +244,56 @@ func (r *run) qiValue(p *person, qi string) *string {
 		}
 		v = strconv.Itoa(int(p.yob))
 	case "gender":
-		v = p.gender
+		v = r.cats.str(p.gender)
 	case "race":
-		v = p.race
+		v = r.cats.str(p.race)
 	case "ethnicity":
-		v = p.eth
+		v = r.cats.str(p.eth)
 	case "zip3":
 		if r.customHier["zip3"] {
-			v = p.zip3
+			v = r.cats.str(p.zip3)
 		} else {
-			if p.zip3 == "" && p.state == "" {
+			if p.zip3 == 0 && p.state == 0 {
 				return nil
 			}
-			v = p.zip3 + "|" + p.state
+			v = r.cats.str(p.zip3) + "|" + r.cats.str(p.state)
 		}
 	}
 	if v == "" {
 		return nil
 	}
 	return &v
+}
+
+// identityColumns are the person columns packed for scrubbing notes, in order.
+var identityColumns = []string{"given_name", "family_name", "maiden_name", "ssn", "mrn", "drivers_license", "passport",
+	"zip", "source_person_id", "phone", "email", "address_line", "city", "county", "birthplace"}
+
+// packIdentity packs a person's identifiers into one string (fields joined by
+// 0x1f): a few dozen bytes per person instead of a dozen string headers.
+func packIdentity(get func(col string) string) string {
+	var b strings.Builder
+	for i, c := range identityColumns {
+		if i > 0 {
+			b.WriteByte(0x1f)
+		}
+		b.WriteString(strings.ReplaceAll(get(c), "\x1f", " "))
+	}
+	return b.String()
+}
+
+// identity unpacks p's identifiers.
+func (p *person) identity() *scrub.Identity {
+	if p.ident == "" {
+		return nil
+	}
+	f := strings.Split(p.ident, "\x1f")
+	return identityOf(func(col string) string {
+		if i := slices.Index(identityColumns, col); i >= 0 && i < len(f) {
+			return f[i]
+		}
+		return ""
+	}, p.birth, p.hasBirth)
 }
 
 // identityOf collects a person's identifiers for scrubbing their notes.
@@ -307,7 +358,7 @@ func Identities(ctx context.Context, exp source.Export) (map[string]*scrub.Ident
 				continue
 			}
 			b, ok := dv(births, i)
-			out[sid] = identityOf(func(col string) string { return sv(strCols[col], i) }, b, ok)
+			out[sid] = identityOf(func(col string) string { return strings.Clone(sv(strCols[col], i)) }, b, ok)
 		}
 	}
 	if err := rd.Err(); err != nil {

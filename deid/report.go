@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // ReportFormat is the value of [Report.Format].
@@ -148,11 +149,13 @@ func (c *codeCounter) add(vocab, code, name string) {
 	k := [2]string{vocab, code}
 	cc := c.m[k]
 	if cc == nil {
-		cc = &CodeCount{Vocabulary: vocab, Code: code, Name: name}
-		c.m[k] = cc
+		// clones: the arguments may point into Arrow buffers
+		vocab, code = strings.Clone(vocab), strings.Clone(code)
+		cc = &CodeCount{Vocabulary: vocab, Code: code, Name: strings.Clone(name)}
+		c.m[[2]string{vocab, code}] = cc
 	}
 	if cc.Name == "" || (name != "" && name < cc.Name) {
-		cc.Name = name // deterministic whatever the row order
+		cc.Name = strings.Clone(name) // deterministic whatever the row order
 	}
 	cc.Count++
 }

@@ -76,6 +76,7 @@ type run struct {
 	visitIDs   *surrogates
 	hasNotes   bool
 	customHier map[string]bool
+	cats       catalog
 	kres       *Result
 	qis        []string
 	report     *Report
@@ -492,7 +493,7 @@ func (r *run) personValue(b array.Builder, c outColumn, p *person) {
 	case "person_id":
 		appendStr(b, p.id, false)
 	case "gender", "race", "ethnicity":
-		v := map[string]string{"gender": p.gender, "race": p.race, "ethnicity": p.eth}[c.name]
+		v := r.cats.str(map[string]uint32{"gender": p.gender, "race": p.race, "ethnicity": p.eth}[c.name])
 		if g, null, gen := r.qiOut(p, c.name); gen {
 			v = g
 			appendStr(b, v, null)
@@ -530,7 +531,7 @@ func (r *run) personValue(b array.Builder, c outColumn, p *person) {
 			appendStr(b, g, false)
 			return
 		}
-		appendStr(b, p.zip3, false)
+		appendStr(b, r.cats.str(p.zip3), false)
 	case "state":
 		if r.kres != nil && !r.customHier["zip3"] {
 			if i := slices.Index(r.qis, "zip3"); i >= 0 && r.kres.Levels[i] >= 2 {
@@ -538,11 +539,11 @@ func (r *run) personValue(b array.Builder, c outColumn, p *person) {
 				return
 			}
 		}
-		appendStr(b, p.state, false)
+		appendStr(b, r.cats.str(p.state), false)
 	case "city":
-		appendStr(b, p.city, false)
+		appendStr(b, r.cats.str(p.city), false)
 	case "zip":
-		appendStr(b, p.zip5, false)
+		appendStr(b, r.cats.str(p.zip5), false)
 	default:
 		if c.isDate {
 			if !p.hasDeath {

@@ -25,10 +25,11 @@ func (r *run) writeTable(ctx context.Context, root, table string) error {
 			w.abort()
 		}
 	}()
-	rd, err := r.exp.Read(ctx, table)
+	src, err := r.exp.Read(ctx, table)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", table, err)
 	}
+	rd := prefetch(src, 4)
 	defer rd.Release()
 	var counter *codeCounter
 	var vocabCol, codeCol, nameCol string
@@ -140,7 +141,7 @@ func (r *run) cell(b array.Builder, col outColumn, a arrow.Array, i int, p *pers
 		if !ok {
 			return fmt.Errorf("want string, have %s", a.DataType())
 		}
-		res := r.scrubber.Scrub(s.Value(i), p.ident)
+		res := r.scrubber.Scrub(s.Value(i), p.identity())
 		appendStr(b, res.Text, false)
 		return nil
 	}
