@@ -96,9 +96,15 @@ func exposureOracle(f *fixture, day func(person string, d time.Time) int64, drug
 	h := fnv.New64a()
 	h.Write([]byte(drug))
 	r := rand.New(rand.NewPCG(seed, h.Sum64()))
+	byPerson := map[string][]fxCond{}
+	for _, c := range f.conds {
+		if c.code == event {
+			byPerson[c.person] = append(byPerson[c.person], c)
+		}
+	}
 	hasEvent := func(p string, at int64) bool {
-		for _, c := range f.conds {
-			if c.person == p && c.code == event {
+		for _, c := range byPerson[p] {
+			{
 				if d := day(p, c.start); d > at && d <= at+window {
 					return true
 				}
