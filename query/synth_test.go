@@ -237,6 +237,7 @@ func TestSynthPlantedSignals(t *testing.T) {
 			t.Errorf("planted %v not among the pairs with a ≥ 3", p)
 			continue
 		}
+		t.Logf("planted %s → %s: a=%d PRR=%.2f (%.2f–%.2f) χ²=%.1f IC025=%.2f", s.DrugName, s.EventName, s.A, s.PRR, s.PRRLow, s.PRRHigh, s.ChiSq, s.IC025)
 		if !s.Flags.Evans || !s.Flags.IC025 {
 			t.Errorf("planted %v (%s → %s) not flagged: a=%d PRR=%.2f χ²=%.1f IC025=%.2f", p, s.DrugName, s.EventName, s.A, s.PRR, s.ChiSq, s.IC025)
 		}
