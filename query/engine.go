@@ -77,9 +77,10 @@ type Engine struct {
 }
 
 // Open builds the engine over datasets: one schema of views per dataset and
-// the union views, then locks the database down (see the package
-// documentation of the sandbox in sandbox.go) before any researcher SQL can
-// run. Two datasets whose schema names collide are an error.
+// the union views, then locks the database down (only the datasets' files
+// readable, no external access, configuration locked; the comment at the
+// top of sandbox.go says how) before any researcher SQL can run. Two
+// datasets whose schema names collide are an error.
 func Open(ctx context.Context, cfg Config, datasets []Dataset) (*Engine, error) {
 	log := cfg.Logger
 	if log == nil {
