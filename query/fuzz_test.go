@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 )
@@ -89,4 +93,56 @@ func FuzzAnswerSignature(f *testing.F) {
 			t.Fatalf("a different answer verifies: %s", s)
 		}
 	})
+}
+
+// FuzzSandbox runs arbitrary SQL in the sandbox: whatever runs, the canary
+// beside the datasets' files never appears in a result and no file is
+// created.
+func FuzzSandbox(f *testing.F) {
+	root := f.TempDir()
+	ds, _ := threeSites(f, root, 10)
+	dir := filepath.Dir(ds[0].Tables["person"][0])
+	canaryPath := filepath.Join(dir, "canary.txt")
+	if err := os.WriteFile(canaryPath, []byte(canary), 0o644); err != nil {
+		f.Fatal(err)
+	}
+	e, err := Open(f.Context(), Config{Threads: 1, MemoryLimit: 64 << 20}, ds)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { e.Close() })
+	for _, s := range []string{
+		"SELECT * FROM cohorts.person",
+		"SELECT * FROM read_text('" + canaryPath + "')",
+		"SELECT * FROM '" + canaryPath + "'",
+		"COPY (SELECT 1) TO '" + filepath.Join(dir, "out.csv") + "'",
+		"SELECT 1; SET enable_external_access = true; SELECT * FROM read_text('" + canaryPath + "')",
+		"WITH t AS (SELECT * FROM query('SELECT content FROM read_text(''" + canaryPath + "'')')) SELECT * FROM t",
+	} {
+		f.Add(s)
+	}
+	before := countFiles(f, root)
+	f.Fuzz(func(t *testing.T, q string) {
+		rows, err := e.Query(t.Context(), q, Options{Timeout: 2 * time.Second})
+		if err != nil {
+			if strings.Contains(err.Error(), canary) {
+				t.Fatalf("canary in error of %q", q)
+			}
+			return
+		}
+		var buf bytes.Buffer
+		Write(&buf, rows, FormatJSONL, WriteOptions{})
+		if strings.Contains(buf.String(), canary) {
+			t.Fatalf("canary leaked by %q", q)
+		}
+		if n := countFiles(t, root); n != before {
+			t.Fatalf("%q changed the number of files: %d to %d", q, before, n)
+		}
+	})
+}
+
+func countFiles(t testing.TB, root string) int {
+	n := 0
+	filepath.WalkDir(root, func(string, fs.DirEntry, error) error { n++; return nil })
+	return n
 }
