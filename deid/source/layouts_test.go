@@ -205,3 +205,18 @@ func rowKey(r row) string {
 	b, _ := json.Marshal(r) // maps marshal with sorted keys
 	return string(b)
 }
+
+// OMOP birth dates come from the year, month and day columns when
+// birth_datetime is empty; an unknown month or day is the first.
+func TestOMOPBirthFromParts(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"person.csv": "person_id,gender_concept_id,year_of_birth,month_of_birth,day_of_birth,birth_datetime,race_concept_id,race_source_value\n" +
+			"1,8532,1990,7,14,,8516,\n2,0,1985,,,,0,asian\n3,8507,1970,1,1,1970-03-04 00:00:00,0,\n",
+		"death.csv": "person_id,death_date\n3,20200105\n",
+	})
+	e := openT(t, dir, FormatAuto)
+	p := readTable(t, e, Person)
+	checkRow(t, one(t, p, "source_person_id", "1"), row{"birth_date": "1990-07-14", "gender": "F", "race": "black"})
+	checkRow(t, one(t, p, "source_person_id", "2"), row{"birth_date": "1985-01-01", "gender": "U", "race": "asian"})
+	checkRow(t, one(t, p, "source_person_id", "3"), row{"birth_date": "1970-03-04", "gender": "M", "death_date": "2020-01-05"})
+}

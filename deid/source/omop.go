@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 )
 
@@ -246,8 +247,7 @@ func (o *omop) readPersons(ctx context.Context, path string) (array.RecordReader
 				if !dok || d < 1 || d > daysIn(y, m) {
 					d = 1
 				}
-				birth.v, _, _ = parseDate(padYear(y) + "-" + pad2(m) + "-" + pad2(d))
-				birth.ok = true
+				birth = dateCell{arrow.Date32(daysFromCivil(y, m, d)), true}
 			}
 			var death dateCell
 			if s, ok := deaths[c.get(pid)]; ok {
@@ -295,35 +295,6 @@ func (o *omop) readPersons(ctx context.Context, path string) (array.RecordReader
 			return true, nil
 		}, nil
 	})
-}
-
-func pad2(n int) string {
-	if n < 10 {
-		return "0" + string(rune('0'+n))
-	}
-	return itoa(n)
-}
-
-func padYear(y int) string {
-	s := itoa(y)
-	for len(s) < 4 {
-		s = "0" + s
-	}
-	return s
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }
 
 // visitTypes names the OMOP visit concepts.
