@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multihash"
 )
@@ -348,3 +349,56 @@ func TestSessionsByManifest(t *testing.T) {
 }
 
 func bufioReader(r interface{ Read([]byte) (int, error) }) *bufio.Reader { return bufio.NewReader(r) }
+
+// slowSource paces reads, so a fetch is still running when the test acts.
+type slowSource struct {
+	ChunkSource
+	delay time.Duration
+}
+
+func (s slowSource) ReadAt(ctx context.Context, f cid.Cid, p []byte, off int64) (int, error) {
+	time.Sleep(s.delay)
+	return s.ChunkSource.ReadAt(ctx, f, p, off)
+}
+
+// TestFetchSurvivesRemovedMember: a new consortium configuration that
+// removes a provider cuts it off in the middle of a fetch; the fetch
+// completes from the remaining member.
+func TestFetchSurvivesRemovedMember(t *testing.T) {
+	storeDir := t.TempDir()
+	f := storeFile(t, storeDir, 4<<20)
+	src := slowSource{DirSource{Dir: storeDir}, 20 * time.Millisecond}
+	removed, _ := serve(t, src, nil)
+	stays, _ := serve(t, src, nil)
+	req := testHost(t, nil)
+	connect(t, req, removed)
+	connect(t, req, stays)
+
+	var once sync.Once
+	without := make(MemberSet)
+	for id := range members {
+		if id != removed.ID() {
+			without[id] = struct{}{}
+		}
+	}
+	res, err := Fetch(t.Context(), req, &DirSink{Dir: t.TempDir()}, []File{f}, []peer.ID{removed.ID(), stays.ID()}, FetchConfig{
+		RequestTimeout: 5 * time.Second,
+		Progress: func(p Progress) {
+			if p.Chunks == 2 {
+				once.Do(func() { go req.SetMembers(without) })
+			}
+		},
+	})
+	if err != nil {
+		t.Fatalf("fetch: %v", err)
+	}
+	if res.Providers[removed.ID()].Dropped == nil {
+		t.Fatalf("removed member was not dropped: %+v", res.Providers[removed.ID()])
+	}
+	if got := res.Providers[removed.ID()].Chunks + res.Providers[stays.ID()].Chunks; got != f.Chunks() {
+		t.Fatalf("%d chunks fetched, want %d", got, f.Chunks())
+	}
+	if req.Network().Connectedness(removed.ID()) == network.Connected {
+		t.Fatal("still connected to the removed member")
+	}
+}
