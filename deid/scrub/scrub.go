@@ -94,40 +94,77 @@ type Result struct {
 var months = `(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)`
 
 type pattern struct {
-	need  func(text, lower string, hasDigit bool) bool // cheap test that the pattern can match
-	lower bool                                         // matched against the ASCII-lower-cased text
-	re    *regexp.Regexp
-	typ   string
-	group int // submatch that is the PHI (0: whole match)
+	// at, when set, says where a match can start, and the pattern is tried
+	// anchored there only (much faster than Go's scan for patterns with no
+	// literal prefix): 'd' a digit, 'u' an upper-case letter, 'l' a letter,
+	// 'w' a letter or digit, each at a word start; 'p' a phone number start.
+	at       byte
+	anchored *regexp.Regexp
+	need     func(text, lower string, hasDigit bool) bool // cheap test that the pattern can match
+	lower    bool                                         // matched against the ASCII-lower-cased text
+	re       *regexp.Regexp
+	typ      string
+	group    int // submatch that is the PHI (0: whole match)
 }
 
 var patterns = []pattern{
 	{need: anyOf("@"), re: regexp.MustCompile(`\b[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}\b`), lower: true, typ: Email},
 	{need: anyLower("http", "www."), re: regexp.MustCompile(`\b(?:https?://|www\.)[^\s<>"')\]]+`), lower: true, typ: URL},
-	{need: ipLike, re: regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b`), typ: IP},
-	{need: minRun(4), re: regexp.MustCompile(`\b\d{3}-\d{2}-\d{4}\b`), typ: ID},
+	{at: 'd', need: ipLike, re: regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b`), typ: IP},
+	{at: 'd', need: minRun(4), re: regexp.MustCompile(`\b\d{3}-\d{2}-\d{4}\b`), typ: ID},
 	{need: uuidLike, re: regexp.MustCompile(`\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`), lower: true, typ: ID},
-	{need: minDigits(10), re: regexp.MustCompile(`(?:\+?1[\s.\-]?)?(?:\(\d{3}\)\s?|\b\d{3}[\s.\-])\d{3}[\s.\-]\d{4}\b(?:\s*(?:x|ext\.?)\s*\d{1,5})?`), typ: Phone},
-	{need: minRun(10), re: regexp.MustCompile(`\b\d{10}\b`), typ: Phone},
-	{need: anyOf("-"), re: regexp.MustCompile(`\b(?:1[89]|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+\-]\d{2}:?\d{2})?)?\b`), typ: Date},
-	{need: dateSeps, re: regexp.MustCompile(`\b(?:0?[1-9]|1[0-2])[/\-.](?:0?[1-9]|[12]\d|3[01])[/\-.](?:\d{4}|\d{2})\b`), typ: Date},
-	{need: monthWord, re: regexp.MustCompile(`\b` + months + `\.?\s+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?,?\s+(?:1[89]|20)\d{2}\b`), lower: true, typ: Date},
-	{need: monthWord, re: regexp.MustCompile(`\b(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\s+(?:of\s+)?` + months + `\.?,?\s+(?:1[89]|20)\d{2}\b`), lower: true, typ: Date},
-	{need: monthWord, re: regexp.MustCompile(`\b` + months + `\.?\s+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\b`), lower: true, typ: Date},
-	{need: idWord, re: regexp.MustCompile(`\b(?:mrn|medical record(?: number| no\.?)?|record (?:number|no\.?|#)|account(?: number| no\.?)?|acct|member id|policy(?: number)?|plan id|license(?: number)?|licence|passport(?: number)?|ssn|social security(?: number)?|id(?: number)?|patient id|device id|serial(?: number)?|vin)\s*(?:is|:|#|no\.?)?\s*:?\s*([a-z0-9][a-z0-9\-]{3,})`), lower: true, typ: ID, group: 1},
-	{need: minRun(6), re: regexp.MustCompile(`\b[A-Z]{1,3}\d{6,}[A-Z]?\b|\b\d{7,}\b`), typ: ID},
-	{need: numThenCap, re: regexp.MustCompile(`\b\d{1,6}(?:\s+[A-Z][A-Za-z'.]*){1,4}\s+(?:` + streetSuffixes + `)\b\.?(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*#?\w+)?`), typ: Address},
-	{need: numThenCap, re: regexp.MustCompile(`\b\d{1,6}(?:\s+[A-Z][A-Za-z'.]*){1,4}(?:\s+(?:Apt|Apartment|Unit|Suite|Ste|#)\.?\s*#?\w+)?,\s+[A-Z][A-Za-z.'\-]+(?:\s[A-Z][A-Za-z.'\-]+){0,2},\s+` + states + `\b`), typ: Address},
-	{need: minRun(5), re: regexp.MustCompile(`\b([A-Z][A-Za-z.'\-]+(?:\s[A-Z][A-Za-z.'\-]+){0,2}),\s+` + states + `\s+\d{5}(?:-\d{4})?\b`), typ: Address, group: 1},
-	{need: anyOf(", MD", ", DO", ", NP", ", PA", ", RN", ", APRN", ", CNM", ", PhD", ", DDS", ", PharmD"), re: regexp.MustCompile(`\b([A-Z][a-z]+(?:\s[A-Z]\.)?\s[A-Z][a-zA-Z'\-]+),\s+(?:MD|DO|NP|PA|PA-C|RN|APRN|CNM|PhD|DDS|PharmD)\b`), typ: Name, group: 1},
-	{need: anyLower("box"), re: regexp.MustCompile(`\b(?:P\.?\s?O\.?\s+Box|PO Box)\s+\d+\b`), typ: Address},
-	{need: minRun(5), re: regexp.MustCompile(states + `\s+(\d{5}(?:-\d{4})?)\b`), typ: Address, group: 1},
-	{need: anyLower("zip"), re: regexp.MustCompile(`\bzip(?:\s*code)?\s*:?\s*(\d{5}(?:-\d{4})?)\b`), lower: true, typ: Address, group: 1},
-	{need: anyLower("year", "yr", "y/o", "yo"), re: regexp.MustCompile(`\b(?:9\d|1[0-4]\d)(?:\s*-?\s*(?:years?|yrs?)(?:\s*-?\s*old)?|\s*y/?o\b)`), lower: true, typ: Age},
-	{need: anyLower("age"), re: regexp.MustCompile(`\b(?:age[ds]?|aged)\s*:?\s*(?:9\d|1[0-4]\d)\b`), lower: true, typ: Age},
-	{need: titleWord, re: regexp.MustCompile(`\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sr|Sra|Nurse)\.?\s+((?:[A-Z][a-zA-Z'\-]+\d*\.?\s?){1,3})`), typ: Name, group: 1},
-	{need: letterDigit, re: regexp.MustCompile(`\b[A-Z][a-z]+\d{1,4}\b`), typ: Name}, // Synthea's numbered names
-	{need: anyOf(", "), re: regexp.MustCompile(`\b[A-Z][a-zA-Z'\-]+,\s+[A-Z][a-zA-Z'\-]+\s+[A-Z]\.(?:\s|$)`), typ: Name},
+	{at: 'p', need: minDigits(10), re: regexp.MustCompile(`(?:\+?1[\s.\-]?)?(?:\(\d{3}\)\s?|\b\d{3}[\s.\-])\d{3}[\s.\-]\d{4}\b(?:\s*(?:x|ext\.?)\s*\d{1,5})?`), typ: Phone},
+	{at: 'd', need: minRun(10), re: regexp.MustCompile(`\b\d{10}\b`), typ: Phone},
+	{at: 'd', need: anyOf("-"), re: regexp.MustCompile(`\b(?:1[89]|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+\-]\d{2}:?\d{2})?)?\b`), typ: Date},
+	{at: 'd', need: dateSeps, re: regexp.MustCompile(`\b(?:0?[1-9]|1[0-2])[/\-.](?:0?[1-9]|[12]\d|3[01])[/\-.](?:\d{4}|\d{2})\b`), typ: Date},
+	{at: 'l', need: monthWord, re: regexp.MustCompile(`\b` + months + `\.?\s+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?,?\s+(?:1[89]|20)\d{2}\b`), lower: true, typ: Date},
+	{at: 'd', need: monthWord, re: regexp.MustCompile(`\b(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\s+(?:of\s+)?` + months + `\.?,?\s+(?:1[89]|20)\d{2}\b`), lower: true, typ: Date},
+	{at: 'l', need: monthWord, re: regexp.MustCompile(`\b` + months + `\.?\s+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\b`), lower: true, typ: Date},
+	{at: 'l', need: idWord, re: regexp.MustCompile(`\b(?:mrn|medical record(?: number| no\.?)?|record (?:number|no\.?|#)|account(?: number| no\.?)?|acct|member id|policy(?: number)?|plan id|license(?: number)?|licence|passport(?: number)?|ssn|social security(?: number)?|id(?: number)?|patient id|device id|serial(?: number)?|vin)\s*(?:is|:|#|no\.?)?\s*:?\s*([a-z0-9][a-z0-9\-]{3,})`), lower: true, typ: ID, group: 1},
+	{at: 'w', need: minRun(6), re: regexp.MustCompile(`\b[A-Z]{1,3}\d{6,}[A-Z]?\b|\b\d{7,}\b`), typ: ID},
+	{at: 'd', need: numThenCap, re: regexp.MustCompile(`\b\d{1,6}(?:\s+[A-Z][A-Za-z'.]*){1,4}\s+(?:` + streetSuffixes + `)\b\.?(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*#?\w+)?`), typ: Address},
+	{at: 'd', need: numThenCap, re: regexp.MustCompile(`\b\d{1,6}(?:\s+[A-Z][A-Za-z'.]*){1,4}(?:\s+(?:Apt|Apartment|Unit|Suite|Ste|#)\.?\s*#?\w+)?,\s+[A-Z][A-Za-z.'\-]+(?:\s[A-Z][A-Za-z.'\-]+){0,2},\s+` + states + `\b`), typ: Address},
+	{at: 'u', need: minRun(5), re: regexp.MustCompile(`\b([A-Z][A-Za-z.'\-]+(?:\s[A-Z][A-Za-z.'\-]+){0,2}),\s+` + states + `\s+\d{5}(?:-\d{4})?\b`), typ: Address, group: 1},
+	{at: 'u', need: anyOf(", MD", ", DO", ", NP", ", PA", ", RN", ", APRN", ", CNM", ", PhD", ", DDS", ", PharmD"), re: regexp.MustCompile(`\b([A-Z][a-z]+(?:\s[A-Z]\.)?\s[A-Z][a-zA-Z'\-]+),\s+(?:MD|DO|NP|PA|PA-C|RN|APRN|CNM|PhD|DDS|PharmD)\b`), typ: Name, group: 1},
+	{at: 'u', need: anyLower("box"), re: regexp.MustCompile(`\b(?:P\.?\s?O\.?\s+Box|PO Box)\s+\d+\b`), typ: Address},
+	{at: 'u', need: minRun(5), re: regexp.MustCompile(states + `\s+(\d{5}(?:-\d{4})?)\b`), typ: Address, group: 1},
+	{at: 'l', need: anyLower("zip"), re: regexp.MustCompile(`\bzip(?:\s*code)?\s*:?\s*(\d{5}(?:-\d{4})?)\b`), lower: true, typ: Address, group: 1},
+	{at: 'd', need: anyLower("year", "yr", "y/o", "yo"), re: regexp.MustCompile(`\b(?:9\d|1[0-4]\d)(?:\s*-?\s*(?:years?|yrs?)(?:\s*-?\s*old)?|\s*y/?o\b)`), lower: true, typ: Age},
+	{at: 'l', need: anyLower("age"), re: regexp.MustCompile(`\b(?:age[ds]?|aged)\s*:?\s*(?:9\d|1[0-4]\d)\b`), lower: true, typ: Age},
+	{at: 'u', need: titleWord, re: regexp.MustCompile(`\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sr|Sra|Nurse)\.?\s+((?:[A-Z][a-zA-Z'\-]+\d*\.?\s?){1,3})`), typ: Name, group: 1},
+	{at: 'u', need: letterDigit, re: regexp.MustCompile(`\b[A-Z][a-z]+\d{1,4}\b`), typ: Name}, // Synthea's numbered names
+	{at: 'u', need: anyOf(", "), re: regexp.MustCompile(`\b[A-Z][a-zA-Z'\-]+,\s+[A-Z][a-zA-Z'\-]+\s+[A-Z]\.(?:\s|$)`), typ: Name},
+}
+
+func init() {
+	for i := range patterns {
+		if p := &patterns[i]; p.at != 0 {
+			p.anchored = regexp.MustCompile(`^(?:` + p.re.String() + `)`)
+		}
+	}
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+}
+
+// canStart reports whether a match of a pattern of kind at may start at i.
+func canStart(at byte, s string, i int) bool {
+	c := s[i]
+	wordStart := i == 0 || !isWordByte(s[i-1])
+	switch at {
+	case 'd':
+		return wordStart && isDigitByte(c)
+	case 'u':
+		return wordStart && c >= 'A' && c <= 'Z'
+	case 'l':
+		return wordStart && isASCIILetter(c)
+	case 'w':
+		return wordStart && (isDigitByte(c) || c >= 'A' && c <= 'Z')
+	case 'p':
+		return c == '+' || c == '(' || wordStart && isDigitByte(c)
+	}
+	return true
 }
 
 // prefilters of patterns
@@ -328,16 +365,34 @@ func (s *Scrubber) Scrub(text string, id *Identity) Result {
 			if p.lower {
 				in = lower
 			}
-			for _, m := range p.re.FindAllStringSubmatchIndex(in, -1) {
+			found := func(m []int, off int) {
 				a, b := m[2*p.group], m[2*p.group+1]
 				if a < 0 {
-					continue
+					return
 				}
+				a, b = a+off, b+off
 				if p.typ == Name && p.group > 0 {
 					seg := strings.TrimRight(line[a:b], " .")
 					b = a + len(seg)
 				}
 				add(ls+a, ls+b, p.typ)
+			}
+			if p.at == 0 {
+				for _, m := range p.re.FindAllStringSubmatchIndex(in, -1) {
+					found(m, 0)
+				}
+				continue
+			}
+			for i := 0; i < len(in); i++ {
+				if !canStart(p.at, in, i) {
+					continue
+				}
+				if m := p.anchored.FindStringSubmatchIndex(in[i:]); m != nil {
+					found(m, i)
+					if m[1] > 0 {
+						i += m[1] - 1
+					}
+				}
 			}
 		}
 		ls = le + 1
