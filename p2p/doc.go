@@ -3,7 +3,9 @@
 // limits, discovery (bootstrap peers, a Kademlia DHT under a private protocol
 // prefix), the consortium's GossipSub topics with injected
 // validators and peer scoring, and the chunk protocol with its serving side and
-// the parallel, verifying, resumable fetch engine.
+// the parallel, verifying, resumable fetch engine; and HTTP over libp2p
+// streams ([Host.HandleHTTP], [Host.HTTPClient]) for the ledger's and
+// witnesses' HTTP handlers.
 //
 // It is not the consortium, the ledger or the cohort store: it knows peers,
 // CIDs and bytes, and asks small interfaces declared here ([Members],

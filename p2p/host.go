@@ -66,6 +66,7 @@ type Host struct {
 	cancel context.CancelFunc
 
 	gossip gossipState
+	http   httpState
 }
 
 // New starts a host: it listens, installs the gater, the resource manager,
@@ -155,6 +156,7 @@ func validConsortium(s string) bool {
 func (h *Host) Close() error {
 	h.cancel()
 	var errs []error
+	h.closeHTTP()
 	h.closeGossip()
 	if h.dht != nil {
 		errs = append(errs, h.dht.Close())
