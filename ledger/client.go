@@ -103,6 +103,16 @@ func (c *Client) Submit(ctx context.Context, encoded []byte) (*Commitment, error
 	return &cm, nil
 }
 
+// Verify checks a commitment offline with the client's verifiers (see
+// [VerifyCommitment]) and returns its entry.
+func (c *Client) Verify(cm *Commitment) (*Entry, error) {
+	if c.Verifiers.Log == nil {
+		return nil, errors.New("ledger: client has no verifier keys")
+	}
+	e, _, err := VerifyCommitment(cm, c.Verifiers)
+	return e, err
+}
+
 // errorText is a server's message that still matches a sentinel with errors.Is.
 type errorText struct {
 	msg string

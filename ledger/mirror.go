@@ -14,7 +14,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
 	flog "github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/tessera/api/layout"
 	"github.com/transparency-dev/tessera/client"
@@ -132,6 +135,7 @@ type Mirror struct {
 	tail  [][]byte // entries of the last, partial bundle
 	state *State
 	cp    []byte
+	floor *flog.Checkpoint // a checkpoint seen before the copy was lost
 }
 
 // NewMirror opens the verified copy in cfg.Dir (creating it), re-deriving its
@@ -148,9 +152,15 @@ func NewMirror(ctx context.Context, cfg MirrorConfig) (*Mirror, error) {
 	m := &Mirror{cfg: cfg, log: lg, tree: newTree(), state: NewState()}
 	if err := m.load(ctx); err != nil {
 		lg.Warn("ledger: mirror copy is unusable; starting again", "dir", cfg.Dir, "err", err)
+		// Start from nothing in memory; the next update fetches the log
+		// again and rewrites the files (another process may be using them).
+		// A local checkpoint that still verifies stays a floor the log must
+		// extend.
 		m.tree, m.tail, m.state, m.cp = newTree(), nil, NewState(), nil
-		if err := os.Remove(filepath.Join(cfg.Dir, layout.CheckpointPath)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("ledger: mirror: %w", err)
+		if raw, err := os.ReadFile(filepath.Join(cfg.Dir, layout.CheckpointPath)); err == nil {
+			if cp, _, err := cfg.Verifiers.OpenCheckpoint(raw); err == nil {
+				m.floor = cp
+			}
 		}
 	}
 	return m, nil
@@ -231,6 +241,9 @@ func (m *Mirror) Update(ctx context.Context) (*flog.Checkpoint, error) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.floor != nil && m.floor.Size > cp.Size {
+		return nil, fmt.Errorf("%w: the log went back from size %d to %d", ErrInconsistent, m.floor.Size, cp.Size)
+	}
 	old := m.tree.size()
 	switch {
 	case cp.Size < old:
@@ -295,9 +308,22 @@ func (m *Mirror) Update(ctx context.Context) (*flog.Checkpoint, error) {
 	}
 	// Extend the copy: the tree and the state (reading the verified bundles
 	// back), the tiles, then the checkpoint that makes them part of it.
+	if f := m.floor; f != nil {
+		if f.Size > cp.Size {
+			return nil, fmt.Errorf("%w: the log went back from size %d to %d", ErrInconsistent, f.Size, cp.Size)
+		}
+		fr := rangeFactory.NewEmptyRange(0)
+		for _, h := range append(append([][]byte(nil), m.tree.levels[0]...), leaves...)[:f.Size] {
+			_ = fr.Append(h, nil)
+		}
+		if r, _ := fr.GetRootHash(nil); f.Size > 0 && !bytes.Equal(r, f.Hash) {
+			return nil, fmt.Errorf("%w: the checkpoint of size %d seen before is not a prefix of the log", ErrInconsistent, f.Size)
+		}
+	}
 	for _, h := range leaves {
 		m.tree.append(h)
 	}
+	m.floor = nil
 	k := old
 	for enc, err := range readEntries(ctx, DirSource(m.cfg.Dir).ReadEntryBundle, old, cp.Size, cp.Size) {
 		var e *Entry
@@ -334,7 +360,26 @@ func (m *Mirror) write(p string, b []byte) error {
 	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 		return fmt.Errorf("ledger: mirror: %w", err)
 	}
-	if err := os.WriteFile(full, b, 0o644); err != nil {
+	// Temp and rename, so a reader (the CLI beside a running node) never sees
+	// half a file. No fsync: the checkpoint, written last with one, is what
+	// makes the files part of the copy, and a copy that does not match its
+	// checkpoint after a crash is fetched again.
+	f, err := os.CreateTemp(filepath.Dir(full), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("ledger: mirror: %w", err)
+	}
+	_, werr := f.Write(b)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("ledger: mirror: %w", err)
+	}
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("ledger: mirror: %w", err)
+	}
+	if err := os.Rename(f.Name(), full); err != nil {
+		os.Remove(f.Name())
 		return fmt.Errorf("ledger: mirror: %w", err)
 	}
 	return nil
@@ -425,3 +470,43 @@ func (m *Mirror) Prove(ctx context.Context, index uint64) (*Commitment, error) {
 // Handler serves the verified copy read-only in the tlog-tiles layout, so a
 // mirror can stand in for the operator for readers.
 func (m *Mirror) Handler() http.Handler { return TilesHandler(m.cfg.Dir) }
+
+// LiveGrant reports whether grantee held a live grant of dataset at time t,
+// according to the verified copy (see [State.LiveGrant]).
+func (m *Mirror) LiveGrant(dataset string, grantee peer.ID, t time.Time) bool {
+	return m.State().LiveGrant(dataset, grantee, t)
+}
+
+// LatestPublish returns the highest non-retracted version of dataset in the
+// verified copy.
+func (m *Mirror) LatestPublish(dataset string) (Publication, bool) {
+	return m.State().LatestPublish(dataset)
+}
+
+// Retracted reports whether the verified copy holds a retraction of manifest.
+func (m *Mirror) Retracted(manifest cid.Cid) bool { return m.State().Retracted(manifest) }
+
+// Run updates the copy every interval until ctx is done. Failures are logged;
+// a log that contradicts the copy ([ErrInconsistent]) is logged as an error
+// and reported to onInconsistent, if set, every time it is seen.
+func (m *Mirror) Run(ctx context.Context, interval time.Duration, onInconsistent func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := m.Update(ctx); err != nil && ctx.Err() == nil {
+			if errors.Is(err, ErrInconsistent) {
+				m.log.Error("ledger: LOG INCONSISTENCY: the operator's log contradicts what this node verified before", "err", err)
+				if onInconsistent != nil {
+					onInconsistent(err)
+				}
+			} else {
+				m.log.Warn("ledger: mirror update failed", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

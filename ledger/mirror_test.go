@@ -169,6 +169,29 @@ func TestMirrorAndVerifyDetectTampering(t *testing.T) {
 		t.Fatalf("reloaded mirror at %d, want %d", m2.Size(), m.Size())
 	}
 
+	// A damaged copy is fetched again, but what it had seen still binds: a
+	// log rolled back behind it is refused.
+	damaged := copyDir(t, mirrorDir)
+	flipByte(t, filepath.Join(damaged, layout.EntriesPath(0, 0)), 50)
+	rolledBack := copyDir(t, n.opDir)
+	if err := os.WriteFile(filepath.Join(rolledBack, "checkpoint"), firstCP, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	md, err := NewMirror(t.Context(), MirrorConfig{Dir: damaged, Source: DirSource(rolledBack), Verifiers: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md.Size() != 0 {
+		t.Fatalf("damaged copy loaded with %d entries", md.Size())
+	}
+	if _, err := md.Update(t.Context()); !errors.Is(err, ErrInconsistent) {
+		t.Fatalf("damaged copy updated from a rolled-back log: %v, want ErrInconsistent", err)
+	}
+	md.cfg.Source = DirSource(n.opDir)
+	if _, err := md.Update(t.Context()); err != nil || md.Size() != m.Size() {
+		t.Fatalf("damaged copy refetched %d entries: %v", md.Size(), err)
+	}
+
 	// The operator's own directory verifies; its tampered copies do not.
 	if _, err := VerifyLog(t.Context(), DirSource(n.opDir), v, firstCP); err != nil {
 		t.Fatalf("untouched log: %v", err)

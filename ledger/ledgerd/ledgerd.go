@@ -232,22 +232,7 @@ func Run(ctx context.Context, cfg Config) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			t := time.NewTicker(cfg.MirrorInterval)
-			defer t.Stop()
-			for {
-				if _, err := m.Update(ctx); err != nil && ctx.Err() == nil {
-					if errors.Is(err, ledger.ErrInconsistent) {
-						lg.Error("LEDGER INCONSISTENCY: the operator's log contradicts what this node verified before", "err", err)
-					} else {
-						lg.Warn("mirror update failed", "err", err)
-					}
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-t.C:
-				}
-			}
+			m.Run(ctx, cfg.MirrorInterval, nil)
 		}()
 	}
 	select {

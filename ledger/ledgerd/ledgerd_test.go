@@ -192,6 +192,28 @@ func TestNodeRolesEndToEnd(t *testing.T) {
 	if _, err := ledger.VerifyLog(ctx, src, v, o.Mirror.Checkpoint()); err != nil {
 		t.Fatal(err)
 	}
+	// A member's node keeps its own mirror up to date in the background.
+	hctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(hctx, Config{Data: c.hospital, Roles: []string{"hospital"}, MirrorInterval: 50 * time.Millisecond})
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		o, err := OpenMirror(ctx, c.hospital, nil, true)
+		if err == nil && o.Mirror.Size() >= 2 && o.Mirror.LiveGrant("hospital-a/diabetes", labID, time.Now()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the hospital node's mirror did not catch up")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
 	// Without a consortium a node is told so.
 	alone := initDir(t, "Alone", "alone", "hospital")
 	if _, err := AnchorPublish(ctx, alone, m, "alone/x", 1, "open", nil); !errors.Is(err, consortium.ErrNotInstalled) {
