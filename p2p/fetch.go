@@ -30,6 +30,8 @@ type FetchConfig struct {
 	MaxFailures int
 	// Progress, if set, is called after every chunk written, one call at a time.
 	Progress func(Progress)
+	// Metrics counts fetched chunks and dropped providers; nil counts nothing.
+	Metrics *Metrics
 	// Logger receives operational messages; nil discards them.
 	Logger *slog.Logger
 }
@@ -149,7 +151,7 @@ func Fetch(ctx context.Context, h host.Host, sink ChunkSink, files []File, provi
 			continue
 		}
 		seen[id] = true
-		p := &provider{id: id}
+		p := &provider{id: id, metrics: cfg.Metrics}
 		p.ctx, p.cancel = context.WithCancel(f.ctx)
 		provs = append(provs, p)
 		for range cfg.StreamsPerProvider {
@@ -232,6 +234,8 @@ type provider struct {
 	ctx    context.Context // cancelled when the provider is dropped
 	cancel context.CancelFunc
 
+	metrics *Metrics
+
 	mu       sync.Mutex
 	failures int
 	chunks   int
@@ -239,12 +243,17 @@ type provider struct {
 	dropped  error
 }
 
-func (p *provider) drop(err error) {
+// drop takes the provider out of the fetch; reason labels the metric.
+func (p *provider) drop(err error, reason string) {
 	p.mu.Lock()
-	if p.dropped == nil {
+	first := p.dropped == nil
+	if first {
 		p.dropped = err
 	}
 	p.mu.Unlock()
+	if first {
+		p.metrics.providerDropped(reason)
+	}
 	p.cancel()
 }
 
@@ -256,7 +265,7 @@ func (p *provider) fail(err error, limit int) bool {
 	n := p.failures
 	p.mu.Unlock()
 	if n >= limit {
-		p.drop(fmt.Errorf("%d failures in a row, last: %w", n, err))
+		p.drop(fmt.Errorf("%d failures in a row, last: %w", n, err), "failures")
 		return true
 	}
 	return false
@@ -310,7 +319,11 @@ func (f *fetch) worker(p *provider) {
 		}
 		if errors.Is(err, ErrRefused) || errors.Is(err, ErrBadChunk) {
 			f.log.Warn("p2p: fetch: dropping provider", "peer", p.id, "err", err)
-			p.drop(err)
+			reason := "refused"
+			if errors.Is(err, ErrBadChunk) {
+				reason = "bad_chunk"
+			}
+			p.drop(err, reason)
 			return false
 		}
 		if p.fail(err, f.cfg.MaxFailures) {
@@ -393,6 +406,7 @@ func (f *fetch) worker(p *provider) {
 		p.chunks++
 		p.bytes += int64(len(data))
 		p.mu.Unlock()
+		f.cfg.Metrics.fetched(len(data))
 		f.report(len(data))
 		if j.f.remaining.Add(-1) == 0 {
 			if err := j.f.commit(f.ctx, f.sink); err != nil {
@@ -421,7 +435,7 @@ func (f *fetch) open(p *provider, st *network.Stream, r **bufio.Reader, unreg *f
 		}
 		if !connected {
 			f.log.Warn("p2p: fetch: dropping unreachable provider", "peer", p.id, "err", err)
-			p.drop(err)
+			p.drop(err, "unreachable")
 			return false
 		}
 		p.fail(err, f.cfg.MaxFailures)

@@ -145,6 +145,7 @@ func (h *Host) validator(t Topic) pubsub.ValidatorEx {
 		author := m.GetFrom()
 		if author == "" || !h.gater.allowed(author) {
 			h.log.Debug("p2p: gossip: rejected message from a non-member", "topic", t, "forwarder", from)
+			h.cfg.Metrics.rejected(t)
 			return pubsub.ValidationReject
 		}
 		v := h.gossip.validators[t].Load()
@@ -159,6 +160,7 @@ func (h *Host) validator(t Topic) pubsub.ValidatorEx {
 			return pubsub.ValidationIgnore
 		default:
 			h.log.Info("p2p: gossip: rejected message", "topic", t, "author", author, "forwarder", from, "err", err)
+			h.cfg.Metrics.rejected(t)
 			return pubsub.ValidationReject
 		}
 	}

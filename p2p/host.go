@@ -49,6 +49,8 @@ type Config struct {
 	ValidateCheckpoint   Validator
 	// MaxMessageSize caps gossip messages (default 1 MiB).
 	MaxMessageSize int
+	// Metrics counts rejected gossip messages; nil counts nothing.
+	Metrics *Metrics
 	// Logger receives operational messages; nil discards them.
 	Logger *slog.Logger
 }

@@ -97,6 +97,8 @@ type ServerConfig struct {
 	// RequestTimeout bounds reading a request and writing its chunk
 	// (default 60 s); a stream idle longer between requests is closed.
 	RequestTimeout time.Duration
+	// Metrics counts served and refused requests; nil counts nothing.
+	Metrics *Metrics
 	// Logger receives operational messages; nil discards them.
 	Logger *slog.Logger
 }
@@ -189,11 +191,11 @@ func (s *ChunkServer) endSessions(cutoff time.Time) {
 		}
 	}
 	s.mu.Unlock()
-	if s.cfg.Accounting == nil {
-		return
-	}
 	for _, ses := range ended {
-		s.cfg.Accounting.SessionEnded(ses)
+		s.cfg.Metrics.sessionEnded()
+		if s.cfg.Accounting != nil {
+			s.cfg.Accounting.SessionEnded(ses)
+		}
 	}
 }
 
@@ -215,8 +217,10 @@ func (s *ChunkServer) count(p peer.ID, file cid.Cid, index uint64, bytes int, de
 	ses.Last = now
 	if denied {
 		ses.Denied++
+		s.cfg.Metrics.refusedRequest()
 		return
 	}
+	s.cfg.Metrics.served(bytes)
 	ses.Chunks++
 	ses.Bytes += int64(bytes)
 	ses.requests.Write(file.Bytes())
