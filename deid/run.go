@@ -77,6 +77,7 @@ type run struct {
 	hasNotes   bool
 	customHier map[string]bool
 	cats       catalog
+	scrubbed   []string // the current batch's scrubbed text (see scrubBatch)
 	kres       *Result
 	qis        []string
 	report     *Report

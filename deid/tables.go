@@ -3,6 +3,9 @@ package deid
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"slices"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -65,6 +68,7 @@ func (r *run) writeTable(ctx context.Context, root, table string) error {
 			cn, _ = c.str(nameCol)
 		}
 		n := int(rec.NumRows())
+		r.scrubbed = r.scrubBatch(spec, srcCols, pids, n)
 		for i := 0; i < n; i++ {
 			tr.RowsIn++
 			pi, found := r.index[sv(pids, i)]
@@ -141,6 +145,10 @@ func (r *run) cell(b array.Builder, col outColumn, a arrow.Array, i int, p *pers
 		if !ok {
 			return fmt.Errorf("want string, have %s", a.DataType())
 		}
+		if r.scrubbed != nil {
+			appendStr(b, r.scrubbed[i], false)
+			return nil
+		}
 		res := r.scrubber.Scrub(s.Value(i), p.identity())
 		appendStr(b, res.Text, false)
 		return nil
@@ -168,4 +176,39 @@ func (r *run) cell(b array.Builder, col outColumn, a arrow.Array, i int, p *pers
 		return fmt.Errorf("unsupported type %s", a.DataType())
 	}
 	return nil
+}
+
+// scrubBatch scrubs the free-text column of a batch on every core, in
+// order, for the rows whose person is released; nil when the table has no
+// text to scrub.
+func (r *run) scrubBatch(spec []outColumn, srcCols []arrow.Array, pids *array.String, n int) []string {
+	ci := slices.IndexFunc(spec, func(c outColumn) bool { return c.tr == Scrub })
+	if ci < 0 || r.scrubber == nil {
+		return nil
+	}
+	texts, ok := srcCols[ci].(*array.String)
+	if !ok {
+		return nil // cell reports the type error
+	}
+	out := make([]string, n)
+	workers := min(runtime.GOMAXPROCS(0), max(1, n/8))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				if texts.IsNull(i) {
+					continue
+				}
+				pi, found := r.index[sv(pids, i)]
+				if !found || r.persons[pi].status != kept {
+					continue
+				}
+				out[i] = r.scrubber.Scrub(texts.Value(i), r.persons[pi].identity()).Text
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }

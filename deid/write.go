@@ -89,13 +89,18 @@ func (w *tableWriter) open() error {
 	}
 	w.f, w.sha = f, sha256.New()
 	w.cw = &countWriter{w: io.MultiWriter(f, w.sha)}
-	props := parquet.NewWriterProperties(
+	opts := []parquet.WriterProperty{
 		parquet.WithCreatedBy(createdBy),
 		parquet.WithCompression(compress.Codecs.Snappy),
 		parquet.WithMaxRowGroupLength(int64(w.rgRows)),
 		parquet.WithDictionaryDefault(true),
 		parquet.WithStats(true),
-	)
+	}
+	// ids and free text are nearly all distinct: a dictionary is work wasted
+	for _, c := range []string{"person_id", "visit_occurrence_id", "note_text"} {
+		opts = append(opts, parquet.WithDictionaryFor(c, false))
+	}
+	props := parquet.NewWriterProperties(opts...)
 	fw, err := pqarrow.NewFileWriter(w.schema, w.cw, props, pqarrow.NewArrowWriterProperties())
 	if err != nil {
 		f.Close()
