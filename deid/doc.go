@@ -9,7 +9,7 @@
 // whose mapping stays in the data directory), shifts dates per person or
 // reduces them to years or day offsets, cuts ZIP codes to three digits,
 // top-codes ages over 89, drops opted-out persons, reaches k-anonymity over
-// quasi-identifiers by the least lossy generalization (see [Search]) and
+// quasi-identifiers by the least lossy generalization (see [Problem.Search]) and
 // measures the re-identification risk.
 //
 // It is not a source adapter (package deid/source reads exports), and it does

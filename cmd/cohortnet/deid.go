@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -203,6 +204,11 @@ func runDeid(cmd *cobra.Command, fl *deidFlags) error {
 		return fmt.Errorf("deid: %w", err)
 	}
 	defer exp.Close()
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// the engine's live memory is a few hundred bytes per person; a soft
+		// limit keeps garbage from pushing the process past 1.5 GiB
+		debug.SetMemoryLimit(1 << 30)
+	}
 	cfg := deid.Config{Policy: pol, Key: key, SurrogateDir: dataDir().Join(datadir.DeidDir), OptOut: optOut,
 		Hierarchies: hier, Logger: nil}
 	if fl.progress && !g.json && isTerminal(os.Stderr) {
