@@ -96,16 +96,21 @@ func small(v, min int64) bool { return v > 0 && v < min }
 var ErrUnprotectable = errors.New("sdc: the table cannot be protected by cell suppression")
 
 // Suppress suppresses every cell and sum from 1 to min−1 (primary), then
-// the fewest further cells (secondary; among equally few, the smallest
-// total) such that every suppressed value's feasible range, given all that
-// is released, is at least min wide. The fewest are found exhaustively
-// while the search stays within budget candidate patterns (0 means
-// 20000); beyond that a greedy search adds cells (and, when suppressing
-// every cell is not enough, totals: a small total can follow from the
-// others) and then drops the cells that are not needed.
+// further cells (secondary) such that every suppressed value's feasible
+// range, given all that is released, is at least min wide.
+//
+// On small tables (at most [ExhaustiveCells] cells) the fewest secondary
+// cells are found exhaustively (among equally few, the smallest total),
+// while the search stays within budget candidate patterns (0 means 5000);
+// beyond that a greedy search adds cells (and, when suppressing every cell
+// is not enough, totals: a small total can follow from the others) and then
+// drops the cells that are not needed. Larger tables use a line rule (in
+// every released total, the suppressed cells other than the largest must
+// add up to min or more) and then repair whatever the audit ([Feasible])
+// still finds exposed; that is protective but not guaranteed minimal.
 func Suppress(p Problem, min int64, budget int) (Pattern, error) {
 	if budget <= 0 {
-		budget = 20000
+		budget = 5000
 	}
 	pt := Pattern{Cells: make([]bool, len(p.Cells)), Sums: make([]bool, len(p.Sums)), Primary: make([]bool, len(p.Cells))}
 	for i, v := range p.Cells {
@@ -115,6 +120,9 @@ func Suppress(p Problem, min int64, budget int) (Pattern, error) {
 	}
 	for j := range p.Sums {
 		pt.Sums[j] = small(p.SumValue(j), min)
+	}
+	if len(p.Cells) > ExhaustiveCells {
+		return large(p, pt, min)
 	}
 	ok, err := Protected(p, pt, min)
 	if err != nil || ok {
@@ -172,6 +180,115 @@ func Suppress(p Problem, min int64, budget int) (Pattern, error) {
 		}
 	}
 	return greedy(p, pt, min)
+}
+
+// ExhaustiveCells is the largest table [Suppress] searches exhaustively.
+const ExhaustiveCells = 12
+
+// large protects a table too big for the exhaustive search: the line rule,
+// then rounds of audit and repair.
+func large(p Problem, pt Pattern, min int64) (Pattern, error) {
+	// smallest returns the unsuppressed cell of cells with the smallest
+	// positive count (a zero adds no uncertainty), else any unsuppressed
+	// cell, else -1.
+	smallest := func(cells []int) int {
+		best := -1
+		for _, i := range cells {
+			if pt.Cells[i] {
+				continue
+			}
+			switch {
+			case best < 0:
+				best = i
+			case p.Cells[best] == 0 && p.Cells[i] > 0:
+				best = i
+			case p.Cells[i] > 0 && p.Cells[i] < p.Cells[best]:
+				best = i
+			}
+		}
+		return best
+	}
+	for changed := true; changed; {
+		changed = false
+		for j, cells := range p.Sums {
+			if pt.Sums[j] {
+				continue
+			}
+			var total, largest int64
+			n := 0
+			for _, i := range cells {
+				if pt.Cells[i] {
+					total += p.Cells[i]
+					largest = max(largest, p.Cells[i])
+					n++
+				}
+			}
+			if n == 0 || total-largest >= min {
+				continue
+			}
+			if i := smallest(cells); i >= 0 {
+				pt.Cells[i] = true
+				changed = true
+			}
+		}
+	}
+	for range len(p.Cells) + len(p.Sums) + 1 {
+		b, err := Feasible(p, pt)
+		if err != nil {
+			return pt, err
+		}
+		added := false
+		exposedCell := func(i int) bool { return pt.Cells[i] && b.Cells[i].Width() < float64(min) }
+		for i := range p.Cells {
+			if !exposedCell(i) {
+				continue
+			}
+			for j, cells := range p.Sums {
+				if pt.Sums[j] || !slices.Contains(cells, i) {
+					continue
+				}
+				if k := smallest(cells); k >= 0 {
+					pt.Cells[k] = true
+					added = true
+					break
+				}
+			}
+		}
+		for j, r := range b.Sums {
+			if r.Suppressed && r.Width() < float64(min) {
+				if k := smallest(p.Sums[j]); k >= 0 {
+					pt.Cells[k] = true
+					added = true
+				}
+			}
+		}
+		if added {
+			continue
+		}
+		exposed := false
+		for i := range p.Cells {
+			exposed = exposed || exposedCell(i)
+		}
+		for _, r := range b.Sums {
+			exposed = exposed || r.Suppressed && r.Width() < float64(min)
+		}
+		if !exposed {
+			return pt, nil
+		}
+		// Every cell of the exposed lines is suppressed: the totals give
+		// them away; suppress the smallest released total but the grand one.
+		best := -1
+		for j := range len(p.Sums) - 1 {
+			if !pt.Sums[j] && (best < 0 || p.SumValue(j) < p.SumValue(best)) {
+				best = j
+			}
+		}
+		if best < 0 {
+			return pt, ErrUnprotectable
+		}
+		pt.Sums[best] = true
+	}
+	return pt, ErrUnprotectable
 }
 
 // greedy adds, one at a time, the cell (or, when the cells alone cannot

@@ -317,3 +317,51 @@ func TestLaplace(t *testing.T) {
 		t.Error("epsilon 0 accepted")
 	}
 }
+
+// TestLargeTables: tables too big for the exhaustive search are still
+// protected, by the audit's linear programs and, for one dimension, by the
+// closed form: with only the grand total released, a suppressed cell can
+// be anything from 0 to the sum of the suppressed cells.
+func TestLargeTables(t *testing.T) {
+	const min = 11
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, sh := range [][2]int{{40, 1}, {8, 5}, {12, 6}, {5, 3}} {
+		cells := make([]int64, sh[0]*sh[1])
+		for i := range cells {
+			cells[i] = int64(r.IntN(60))
+			if r.IntN(4) == 0 {
+				cells[i] = int64(1 + r.IntN(10))
+			}
+		}
+		p := Grid(cells, sh[0], sh[1])
+		pt, err := Suppress(p, min, 0)
+		if err != nil {
+			t.Fatalf("%v: %v", sh, err)
+		}
+		b, err := Feasible(p, pt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var suppSum int64
+		for i, s := range pt.Cells {
+			if s {
+				suppSum += cells[i]
+			}
+		}
+		for i, s := range pt.Cells {
+			if small(cells[i], min) && !s {
+				t.Errorf("%v: small cell %d released", sh, i)
+			}
+			if !s {
+				continue
+			}
+			if b.Cells[i].Width() < min {
+				t.Errorf("%v: cell %d = %d pinned to [%g, %g]", sh, i, cells[i], b.Cells[i].Lo, b.Cells[i].Hi)
+			}
+			if sh[1] == 1 && (b.Cells[i].Lo != 0 || b.Cells[i].Hi != float64(suppSum)) {
+				t.Errorf("%v: cell %d range [%g, %g], closed form [0, %d]", sh, i, b.Cells[i].Lo, b.Cells[i].Hi, suppSum)
+			}
+		}
+		t.Logf("%d×%d: %d of %d cells suppressed", sh[0], sh[1], pt.Suppressed(), len(cells))
+	}
+}
