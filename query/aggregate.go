@@ -29,6 +29,10 @@ const (
 // DefaultMinCell is the smallest count released (DESIGN.md: 11).
 const DefaultMinCell = 11
 
+// MaxCells caps the cells of one answer: disclosure control audits every
+// suppressed cell with linear programs, which grows quickly with the table.
+const MaxCells = 2000
+
 // GroupColumns lists, per table, the columns an aggregate may group or
 // filter by. Columns ending in _year are derived from the table's date
 // (X_date) in datasets with dates and read as is (X_year) in safe-harbor
@@ -393,6 +397,9 @@ func (a *Answerer) Answer(ctx context.Context, req AggregateRequest) (*Aggregate
 		return nil, fmt.Errorf("query: aggregate %s: %w", req.Table, err)
 	}
 	rowVals, colVals := sortedKeys(vals[0]), sortedKeys(vals[1])
+	if n := len(rowVals) * len(colVals); n > MaxCells {
+		return nil, fmt.Errorf("query: aggregate: %d cells, more than %d: filter or group more coarsely", n, MaxCells)
+	}
 	cells := make([]int64, 0, len(rowVals)*len(colVals))
 	for _, r := range rowVals {
 		for _, c := range colVals {
