@@ -99,7 +99,7 @@ func (f *faers) latest() (map[string]faersCase, error) {
 			return nil, c.fieldErr(ev, err)
 		}
 		if old, ok := out[c.get(cid)]; !ok || v > old.version {
-			out[c.get(cid)] = faersCase{primaryid: c.get(pid), version: v, eventDt: c.get(ev)}
+			out[keep(c.get(cid))] = faersCase{primaryid: keep(c.get(pid)), version: v, eventDt: keep(c.get(ev))}
 		}
 	}
 }
@@ -232,7 +232,7 @@ func (f *faers) readEvents(ctx context.Context) (array.RecordReader, error) {
 			}
 			switch c.get(role) {
 			case "PS", "SS":
-				drugs[c.get(pid)] = append(drugs[c.get(pid)], faersDrug{strings.ToUpper(firstOf(c.get(ai), c.get(name))), c.get(name)})
+				drugs[keep(c.get(pid))] = append(drugs[c.get(pid)], faersDrug{strings.ToUpper(firstOf(c.get(ai), c.get(name))), keep(c.get(name))})
 			case "C", "I":
 			default:
 				c.close()
@@ -263,7 +263,7 @@ func (f *faers) readEvents(ctx context.Context) (array.RecordReader, error) {
 				return nil, c.fieldErr(oc, detail(ErrBadValue, "unknown outcome code %q", clip(c.get(oc))))
 			}
 			if old, seen := outcomes[c.get(pid)]; !seen || r < outcomeRank(old) {
-				outcomes[c.get(pid)] = c.get(oc)
+				outcomes[keep(c.get(pid))] = keep(c.get(oc))
 			}
 		}
 		c.close()

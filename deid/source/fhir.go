@@ -383,9 +383,10 @@ func (f *fhirExport) patientIndex() (map[string]string, error) {
 				f.patErr = loc.err("id", ErrMissingField)
 				return
 			}
-			refs["Patient/"+h.ID] = h.ID
+			id := keep(h.ID)
+			refs["Patient/"+id] = id
 			if url != "" {
-				refs[url] = h.ID
+				refs[keep(url)] = id
 			}
 		}
 		f.patRefs = refs
@@ -444,9 +445,10 @@ func (f *fhirExport) medIndex() (map[string]code, error) {
 				continue
 			}
 			c := pickCoding(r.Code)
+			c = code{keep(c.vocab), keep(c.code), keep(c.name)}
 			meds["Medication/"+r.ID] = c
 			if url != "" {
-				meds[url] = c
+				meds[keep(url)] = c
 			}
 		}
 		f.meds = meds
@@ -502,7 +504,7 @@ func (f *fhirExport) readTableSeen(ctx context.Context, table string, seen map[s
 				continue
 			}
 			if seen != nil && r.ID != "" {
-				seen[r.ID] = struct{}{}
+				seen[keep(r.ID)] = struct{}{}
 			}
 			if err := m.mapResource(r, loc, w); err != nil {
 				return false, err

@@ -92,7 +92,7 @@ func columnSet(path string, comma rune, col string) (map[string]struct{}, error)
 			return set, nil
 		}
 		if v := c.get(i); v != "" {
-			set[v] = struct{}{}
+			set[keep(v)] = struct{}{}
 		}
 	}
 }
@@ -148,7 +148,7 @@ func (o *omop) conceptsFor(path string, cols ...string) (map[string]code, error)
 			return out, nil
 		}
 		if _, w := want[c.get(id)]; w {
-			out[c.get(id)] = code{c.get(vocab), c.get(cc), c.get(name)}
+			out[keep(c.get(id))] = code{keep(c.get(vocab)), keep(c.get(cc)), keep(c.get(name))}
 		}
 	}
 }
@@ -190,7 +190,7 @@ func (o *omop) readPersons(ctx context.Context, path string) (array.RecordReader
 			if _, err := omopDate(c, dd); err != nil {
 				return nil, err
 			}
-			deaths[c.get(pid)] = c.get(dd)
+			deaths[keep(c.get(pid))] = keep(c.get(dd))
 		}
 	}
 	locs := make(map[string]omopLocation)

@@ -100,7 +100,7 @@ func (s *synthea) patientIDs() (map[string]struct{}, error) {
 			if c.get(id) == "" {
 				return nil, c.fieldErr(id, ErrMissingField)
 			}
-			ids[c.get(id)] = struct{}{}
+			ids[keep(c.get(id))] = struct{}{}
 		}
 	})
 }

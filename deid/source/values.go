@@ -119,6 +119,11 @@ func parseNumber(s string) (float64, bool, error) {
 	return v, true, nil
 }
 
+// keep copies a string that outlives its record: a decoded or parsed value
+// may share memory with the whole line it came from, which a map of ids
+// would otherwise hold on to.
+func keep(s string) string { return strings.Clone(s) }
+
 // clip shortens a value quoted in an error message.
 func clip(s string) string {
 	if len(s) > 40 {
