@@ -72,10 +72,12 @@ type Operator struct {
 	awaiter  *tessera.PublicationAwaiter
 	cancel   context.CancelFunc
 
-	mu      sync.Mutex // orders Check+Add, so the state sees entries in log order
-	state   *State
-	pending map[[32]byte]tessera.IndexFuture // accepted, index not yet known
-	failed  error                            // the log failed: refuse everything until a restart
+	mu       sync.Mutex // orders Check+Add, so the state sees entries in log order
+	state    *State
+	pending  map[[32]byte]*pendingEntry // accepted, index not yet known
+	inflight sync.WaitGroup             // one per pending entry
+	failed   error                      // the log failed: refuse everything until a restart
+	closed   bool
 
 	tmu  sync.RWMutex
 	tree *tree // integrated entries' hashes, for inclusion proofs
@@ -196,7 +198,7 @@ func (o *Operator) rebuild(ctx context.Context) error {
 		t.append(LeafHash(raw))
 		i++
 	}
-	o.state, o.pending = st, map[[32]byte]tessera.IndexFuture{}
+	o.state, o.pending = st, map[[32]byte]*pendingEntry{}
 	o.tmu.Lock()
 	o.tree = t
 	o.tmu.Unlock()
@@ -265,18 +267,22 @@ func (o *Operator) Submit(ctx context.Context, encoded []byte) (*Commitment, err
 	}
 	key := entryKey(encoded)
 	o.mu.Lock()
-	if o.failed != nil {
+	if o.failed != nil || o.closed {
+		err := o.failed
+		if err == nil {
+			err = errors.New("shutting down")
+		}
 		o.mu.Unlock()
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, o.failed)
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
 	if i, ok := o.state.Lookup(encoded); ok {
 		// A retry (after a lost answer, or a crash): the same commitment.
-		future, pending := o.pending[key]
+		p := o.pending[key]
 		o.mu.Unlock()
-		if !pending {
-			future = func() (tessera.Index, error) { return tessera.Index{Index: i, IsDup: true}, nil }
+		if p == nil {
+			p = resolved(i)
 		}
-		return o.commit(ctx, encoded, future)
+		return o.commit(ctx, encoded, p)
 	}
 	if skew := o.cfg.Now().Sub(e.Time); skew > o.cfg.MaxClockSkew || -skew > o.cfg.MaxClockSkew {
 		o.mu.Unlock()
@@ -292,10 +298,25 @@ func (o *Operator) Submit(ctx context.Context, encoded []byte) (*Commitment, err
 	}
 	future := o.appender.Add(context.WithoutCancel(ctx), tessera.NewEntry(encoded))
 	o.state.Apply(pendingIndex, e, encoded)
-	o.pending[key] = future
+	p := &pendingEntry{done: make(chan struct{})}
+	o.pending[key] = p
+	o.inflight.Add(1)
 	o.mu.Unlock()
-	go o.resolve(key, e, encoded, future)
-	return o.commit(ctx, encoded, future)
+	go o.resolve(key, e, encoded, future, p)
+	return o.commit(ctx, encoded, p)
+}
+
+// pendingEntry is an accepted entry waiting for its index.
+type pendingEntry struct {
+	done chan struct{} // closed when idx and err are set
+	idx  uint64
+	err  error
+}
+
+func resolved(i uint64) *pendingEntry {
+	p := &pendingEntry{done: make(chan struct{}), idx: i}
+	close(p.done)
+	return p
 }
 
 // ErrNotYetWitnessed is returned when an accepted entry is in the log but no
@@ -304,12 +325,15 @@ func (o *Operator) Submit(ctx context.Context, encoded []byte) (*Commitment, err
 var ErrNotYetWitnessed = errors.New("ledger: not yet witnessed")
 
 // ErrUnavailable is returned while the operator cannot append (its log
-// failed and it must be restarted). Try again later.
+// failed and it must be restarted, or it is shutting down). Try again later.
 var ErrUnavailable = errors.New("ledger: operator unavailable")
 
 // resolve records the index an accepted entry got, whoever waits for it.
-func (o *Operator) resolve(key [32]byte, e *Entry, encoded []byte, future tessera.IndexFuture) {
+func (o *Operator) resolve(key [32]byte, e *Entry, encoded []byte, future tessera.IndexFuture, p *pendingEntry) {
+	defer o.inflight.Done()
 	idx, err := future()
+	p.idx, p.err = idx.Index, err
+	close(p.done)
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	delete(o.pending, key)
@@ -327,17 +351,29 @@ func (o *Operator) resolve(key [32]byte, e *Entry, encoded []byte, future tesser
 
 // commit waits for the entry's index and a published checkpoint that covers
 // it, and builds the commitment.
-func (o *Operator) commit(ctx context.Context, encoded []byte, future tessera.IndexFuture) (*Commitment, error) {
+func (o *Operator) commit(ctx context.Context, encoded []byte, p *pendingEntry) (*Commitment, error) {
 	wctx, cancel := context.WithTimeout(ctx, o.cfg.CommitTimeout)
 	defer cancel()
-	idx, cp, err := o.awaiter.Await(wctx, future)
+	select {
+	case <-p.done:
+	case <-wctx.Done():
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("ledger: append: %w", ctx.Err())
+		}
+		return nil, fmt.Errorf("%w: the entry is accepted but not yet in the log; submit it again for its commitment", ErrNotYetWitnessed)
+	}
+	if p.err != nil {
+		return nil, fmt.Errorf("ledger: append: %w", p.err)
+	}
+	known := func() (tessera.Index, error) { return tessera.Index{Index: p.idx}, nil }
+	_, cp, err := o.awaiter.Await(wctx, known)
 	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-		return nil, fmt.Errorf("%w: entry %d is in the log; submit it again for its commitment", ErrNotYetWitnessed, idx.Index)
+		return nil, fmt.Errorf("%w: entry %d is in the log; submit it again for its commitment", ErrNotYetWitnessed, p.idx)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("ledger: append: %w", err)
 	}
-	return o.commitment(ctx, idx.Index, encoded, cp)
+	return o.commitment(ctx, p.idx, encoded, cp)
 }
 
 // commitment builds the inclusion proof of index in checkpoint cp, from
@@ -398,6 +434,18 @@ func (o *Operator) extendTree(ctx context.Context, size uint64, root []byte) err
 // published checkpoint, and stops the log.
 func (o *Operator) Close(ctx context.Context) error {
 	defer o.cancel()
+	o.mu.Lock()
+	o.closed = true
+	o.mu.Unlock()
+	// Tessera's shutdown only waits for entries whose index is known, so
+	// first let every accepted entry get one.
+	done := make(chan struct{})
+	go func() { o.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("ledger: shut down log: %w", ctx.Err())
+	}
 	if err := o.shutdown(ctx); err != nil {
 		return fmt.Errorf("ledger: shut down log: %w", err)
 	}
