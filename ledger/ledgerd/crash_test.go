@@ -61,6 +61,20 @@ func (t *tail) Write(p []byte) (int, error) {
 
 func startOperatorProcess(t *testing.T, dir string, log *tail) *exec.Cmd {
 	t.Helper()
+	// A few attempts: the port may be briefly held by someone else.
+	for attempt := 1; ; attempt++ {
+		cmd, ok := tryStartOperator(t, dir, log)
+		if ok {
+			return cmd
+		}
+		if attempt == 5 {
+			t.Fatalf("operator process did not start:\n%s", log.b)
+		}
+		time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
+	}
+}
+
+func tryStartOperator(t *testing.T, dir string, log *tail) (*exec.Cmd, bool) {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+dir)
 	cmd.Stderr = log
@@ -81,17 +95,14 @@ func startOperatorProcess(t *testing.T, dir string, log *tail) *exec.Cmd {
 	}()
 	select {
 	case ok := <-ready:
-		if !ok {
-			cmd.Process.Kill()
-			cmd.Wait()
-			t.Fatalf("operator process did not start:\n%s", log.b)
+		if ok {
+			return cmd, true
 		}
 	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("operator process did not start in 30s:\n%s", log.b)
 	}
-	return cmd
+	cmd.Process.Kill()
+	cmd.Wait()
+	return nil, false
 }
 
 // The operator is killed with SIGKILL at random moments while members
