@@ -483,6 +483,12 @@ func (m *Mirror) LatestPublish(dataset string) (Publication, bool) {
 	return m.State().LatestPublish(dataset)
 }
 
+// Requested reports whether member filed an access request for dataset
+// (what the registered tier asks for).
+func (m *Mirror) Requested(dataset string, member peer.ID) bool {
+	return m.State().Requested(dataset, member)
+}
+
 // Retracted reports whether the verified copy holds a retraction of manifest.
 func (m *Mirror) Retracted(manifest cid.Cid) bool { return m.State().Retracted(manifest) }
 

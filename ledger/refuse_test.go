@@ -110,6 +110,14 @@ func TestStateQueries(t *testing.T) {
 			}
 		})
 	}
+	for _, eps := range []float64{0.25, 0.5} {
+		rl := NewEntry(KindRelease, t0)
+		rl.Dataset, rl.QueryHash, rl.ResultHash, rl.Recipient, rl.Epsilon = "hospital-a/d", []byte{1}, []byte{2}, lab.id, eps
+		apply(rl.at(t0.Add(12 * time.Hour)))
+	}
+	if got := s.EpsilonSpent("hospital-a/d", lab.id); got != 0.75 {
+		t.Fatalf("epsilon spent = %v, want 0.75", got)
+	}
 	if !s.Retracted(v2) || s.Retracted(v1) {
 		t.Fatal("retraction not recorded for v2 only")
 	}
@@ -154,5 +162,40 @@ func TestSubmitWhileWitnessesDown(t *testing.T) {
 	}
 	if op.State().Size() != 1 {
 		t.Fatalf("log has %d entries, want the one entry once", op.State().Size())
+	}
+}
+
+// The Check hook adds rules, such as a privacy budget per recipient.
+func TestOperatorCheckHookBudget(t *testing.T) {
+	n := newTestNet(t, netOptions{witnesses: 1, quorum: 1})
+	const budget = 1.0
+	op, err := NewOperator(t.Context(), OperatorConfig{Dir: n.opDir, Key: n.opKey.key, Consortium: n.config,
+		Check: func(e *Entry, s *State) error {
+			if e.Kind == KindRelease && s.EpsilonSpent(e.Dataset, e.Recipient)+e.Epsilon > budget {
+				return refuse("release of epsilon %v to %s would exceed the budget %v", e.Epsilon, e.Recipient, budget)
+			}
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { op.Close(context.Background()) })
+	if _, err := op.Submit(t.Context(), sign(t, publishEntry(manifestCID("b"), "hospital-a/b", 1, "aggregate-only"), n.hospitalA)); err != nil {
+		t.Fatal(err)
+	}
+	release := func(eps float64) error {
+		e := NewEntry(KindRelease, time.Now())
+		e.Dataset, e.QueryHash, e.ResultHash, e.Recipient, e.Epsilon = "hospital-a/b", []byte{1}, []byte{byte(eps * 100)}, n.lab.id, eps
+		_, err := op.Submit(t.Context(), sign(t, e, n.hospitalA))
+		return err
+	}
+	if err := release(0.6); err != nil {
+		t.Fatal(err)
+	}
+	if err := release(0.6); !errors.Is(err, ErrRefused) {
+		t.Fatalf("release over budget: %v, want ErrRefused", err)
+	}
+	if err := release(0.4); err != nil {
+		t.Fatalf("release within budget: %v", err)
 	}
 }

@@ -47,6 +47,7 @@ type datasetState struct {
 	versions  []*Publication // in log order, versions increasing
 	grants    map[peer.ID][]grantEvent
 	requests  map[peer.ID]bool
+	epsilon   map[peer.ID]float64 // privacy budget spent, by recipient
 }
 
 // State is what the log says so far: entries applied in log order, indexed
@@ -208,7 +209,7 @@ func (s *State) Apply(index uint64, e *Entry, encoded []byte) {
 	}
 	d := s.datasets[e.Dataset]
 	if d == nil && e.Kind == KindPublish {
-		d = &datasetState{publisher: e.Author, grants: map[peer.ID][]grantEvent{}, requests: map[peer.ID]bool{}}
+		d = &datasetState{publisher: e.Author, grants: map[peer.ID][]grantEvent{}, requests: map[peer.ID]bool{}, epsilon: map[peer.ID]float64{}}
 		s.datasets[e.Dataset] = d
 	}
 	switch e.Kind {
@@ -232,7 +233,32 @@ func (s *State) Apply(index uint64, e *Entry, encoded []byte) {
 		if d != nil && d.publisher == e.Author {
 			d.grants[e.Grantee] = append(d.grants[e.Grantee], grantEvent{at: e.Time, grant: e.Kind == KindGrant, expires: e.Expires})
 		}
+	case KindRelease:
+		if d != nil && d.publisher == e.Author {
+			d.epsilon[e.Recipient] += e.Epsilon
+		}
 	}
+}
+
+// EpsilonSpent is the privacy budget the publisher of dataset has recorded
+// as released to recipient, summed over its release entries; recipient ""
+// sums over every recipient. The operator's [OperatorConfig.Check] can hold a
+// new release against a budget with it.
+func (s *State) EpsilonSpent(dataset string, recipient peer.ID) float64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	d := s.datasets[dataset]
+	if d == nil {
+		return 0
+	}
+	if recipient != "" {
+		return d.epsilon[recipient]
+	}
+	var sum float64
+	for _, v := range d.epsilon {
+		sum += v
+	}
+	return sum
 }
 
 // setIndex records the index the log gave an entry applied as pending.
