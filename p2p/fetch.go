@@ -466,42 +466,6 @@ func (f *fetch) report(n int) {
 	f.cfg.Progress(f.progress)
 }
 
-// request asks for one chunk on st and reads it into buf.
-func (f *fetch) request(st network.Stream, r *bufio.Reader, j job, buf []byte) ([]byte, error) {
-	d := j.f.desc
-	_ = st.SetDeadline(time.Now().Add(f.cfg.RequestTimeout))
-	req := chunkRequest{File: d.CID, Index: uint64(j.i), Size: uint64(d.ChunkSize)}
-	if _, err := st.Write(req.append(nil)); err != nil {
-		return nil, fmt.Errorf("send request: %w", err)
-	}
-	return f.readChunk(r, j, buf)
-}
-
-// readChunk reads the response to a request for chunk j into buf.
-func (f *fetch) readChunk(r *bufio.Reader, j job, buf []byte) ([]byte, error) {
-	d := j.f.desc
-	hdr, err := readResponseHeader(r, MaxChunkSize)
-	if err != nil {
-		return nil, err
-	}
-	switch hdr.Status {
-	case statusOK:
-	case statusInternal:
-		return nil, fmt.Errorf("file %s chunk %d: %s", d.CID, j.i, hdr.Status)
-	default:
-		return nil, fmt.Errorf("file %s chunk %d: %s: %w", d.CID, j.i, hdr.Status, ErrRefused)
-	}
-	want := d.chunkLen(j.i)
-	if int64(hdr.Length) != want {
-		return nil, fmt.Errorf("file %s chunk %d: %d bytes, want %d: %w", d.CID, j.i, hdr.Length, want, ErrBadChunk)
-	}
-	data := buf[:want]
-	if _, err := io.ReadFull(r, data); err != nil {
-		return nil, fmt.Errorf("file %s chunk %d: %w", d.CID, j.i, noEOF(err))
-	}
-	return data, nil
-}
-
 // readVerified reads the response to a request for chunk j into buf and
 // checks it against its digest, hashing each piece as it arrives while it
 // is in the CPU cache.

@@ -315,9 +315,12 @@ func rawRequest(t *testing.T, h *Host, p peer.ID, f File, index int) ([]byte, er
 		return nil, err
 	}
 	defer st.Close()
-	ff := &fetchFile{desc: &f}
+	_ = st.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := st.Write(chunkRequest{File: f.CID, Index: uint64(index), Size: uint64(f.ChunkSize)}.append(nil)); err != nil {
+		return nil, err
+	}
 	fe := &fetch{cfg: FetchConfig{RequestTimeout: 5 * time.Second}}
-	return fe.request(st, bufioReader(st), job{ff, index}, make([]byte, f.ChunkSize))
+	return fe.readVerified(bufio.NewReader(st), job{&fetchFile{desc: &f}, index}, make([]byte, f.ChunkSize), f.newDigest())
 }
 
 func TestSessionsByManifest(t *testing.T) {
@@ -347,8 +350,6 @@ func TestSessionsByManifest(t *testing.T) {
 		t.Fatalf("%d extra sessions: one per requester and manifest expected", len(sessions))
 	}
 }
-
-func bufioReader(r interface{ Read([]byte) (int, error) }) *bufio.Reader { return bufio.NewReader(r) }
 
 // slowSource paces reads, so a fetch is still running when the test acts.
 type slowSource struct {
