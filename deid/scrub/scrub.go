@@ -99,6 +99,7 @@ type pattern struct {
 	// literal prefix): 'd' a digit, 'u' an upper-case letter, 'l' a letter,
 	// 'w' a letter or digit, each at a word start; 'p' a phone number start.
 	at       byte
+	start    func(s string, i int) bool // a finer test than at, when set
 	anchored *regexp.Regexp
 	need     func(text, lower string, hasDigit bool) bool // cheap test that the pattern can match
 	lower    bool                                         // matched against the ASCII-lower-cased text
@@ -110,30 +111,30 @@ type pattern struct {
 var patterns = []pattern{
 	{need: anyOf("@"), re: regexp.MustCompile(`\b[a-z0-9._%+\-]+@[a-z0-9.\-]+\.[a-z]{2,}\b`), lower: true, typ: Email},
 	{need: anyLower("http", "www."), re: regexp.MustCompile(`\b(?:https?://|www\.)[^\s<>"')\]]+`), lower: true, typ: URL},
-	{at: 'd', need: ipLike, re: regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b`), typ: IP},
-	{at: 'd', need: minRun(4), re: regexp.MustCompile(`\b\d{3}-\d{2}-\d{4}\b`), typ: ID},
+	{start: ipStart, at: 'd', need: ipLike, re: regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b`), typ: IP},
+	{start: ssnStart, at: 'd', need: minRun(4), re: regexp.MustCompile(`\b\d{3}-\d{2}-\d{4}\b`), typ: ID},
 	{need: uuidLike, re: regexp.MustCompile(`\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b`), lower: true, typ: ID},
-	{at: 'p', need: minDigits(10), re: regexp.MustCompile(`(?:\+?1[\s.\-]?)?(?:\(\d{3}\)\s?|\b\d{3}[\s.\-])\d{3}[\s.\-]\d{4}\b(?:\s*(?:x|ext\.?)\s*\d{1,5})?`), typ: Phone},
-	{at: 'd', need: minRun(10), re: regexp.MustCompile(`\b\d{10}\b`), typ: Phone},
-	{at: 'd', need: anyOf("-"), re: regexp.MustCompile(`\b(?:1[89]|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+\-]\d{2}:?\d{2})?)?\b`), typ: Date},
-	{at: 'd', need: dateSeps, re: regexp.MustCompile(`\b(?:0?[1-9]|1[0-2])[/\-.](?:0?[1-9]|[12]\d|3[01])[/\-.](?:\d{4}|\d{2})\b`), typ: Date},
-	{at: 'l', need: monthWord, re: regexp.MustCompile(`\b` + months + `\.?\s+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?,?\s+(?:1[89]|20)\d{2}\b`), lower: true, typ: Date},
-	{at: 'd', need: monthWord, re: regexp.MustCompile(`\b(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\s+(?:of\s+)?` + months + `\.?,?\s+(?:1[89]|20)\d{2}\b`), lower: true, typ: Date},
-	{at: 'l', need: monthWord, re: regexp.MustCompile(`\b` + months + `\.?\s+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\b`), lower: true, typ: Date},
-	{at: 'l', need: idWord, re: regexp.MustCompile(`\b(?:mrn|medical record(?: number| no\.?)?|record (?:number|no\.?|#)|account(?: number| no\.?)?|acct|member id|policy(?: number)?|plan id|license(?: number)?|licence|passport(?: number)?|ssn|social security(?: number)?|id(?: number)?|patient id|device id|serial(?: number)?|vin)\s*(?:is|:|#|no\.?)?\s*:?\s*([a-z0-9][a-z0-9\-]{3,})`), lower: true, typ: ID, group: 1},
-	{at: 'w', need: minRun(6), re: regexp.MustCompile(`\b[A-Z]{1,3}\d{6,}[A-Z]?\b|\b\d{7,}\b`), typ: ID},
-	{at: 'd', need: numThenCap, re: regexp.MustCompile(`\b\d{1,6}(?:\s+[A-Z][A-Za-z'.]*){1,4}\s+(?:` + streetSuffixes + `)\b\.?(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*#?\w+)?`), typ: Address},
-	{at: 'd', need: numThenCap, re: regexp.MustCompile(`\b\d{1,6}(?:\s+[A-Z][A-Za-z'.]*){1,4}(?:\s+(?:Apt|Apartment|Unit|Suite|Ste|#)\.?\s*#?\w+)?,\s+[A-Z][A-Za-z.'\-]+(?:\s[A-Z][A-Za-z.'\-]+){0,2},\s+` + states + `\b`), typ: Address},
+	{start: phoneStart, at: 'p', need: minDigits(10), re: regexp.MustCompile(`(?:\+?1[\s.\-]?)?(?:\(\d{3}\)\s?|\b\d{3}[\s.\-])\d{3}[\s.\-]\d{4}\b(?:\s*(?:x|ext\.?)\s*\d{1,5})?`), typ: Phone},
+	{start: runStart(10, 10), at: 'd', need: minRun(10), re: regexp.MustCompile(`\b\d{10}\b`), typ: Phone},
+	{start: isoStart, at: 'd', need: anyOf("-"), re: regexp.MustCompile(`\b(?:1[89]|20)\d{2}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+\-]\d{2}:?\d{2})?)?\b`), typ: Date},
+	{start: usDateStart, at: 'd', need: dateSeps, re: regexp.MustCompile(`\b(?:0?[1-9]|1[0-2])[/\-.](?:0?[1-9]|[12]\d|3[01])[/\-.](?:\d{4}|\d{2})\b`), typ: Date},
+	{start: monthStart, at: 'l', need: monthWord, re: regexp.MustCompile(`\b` + months + `\.?\s+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?,?\s+(?:1[89]|20)\d{2}\b`), lower: true, typ: Date},
+	{start: runStart(1, 2), at: 'd', need: monthWord, re: regexp.MustCompile(`\b(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\s+(?:of\s+)?` + months + `\.?,?\s+(?:1[89]|20)\d{2}\b`), lower: true, typ: Date},
+	{start: monthStart, at: 'l', need: monthWord, re: regexp.MustCompile(`\b` + months + `\.?\s+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\b`), lower: true, typ: Date},
+	{start: idStart, at: 'l', need: idWord, re: regexp.MustCompile(`\b(?:mrn|medical record(?: number| no\.?)?|record (?:number|no\.?|#)|account(?: number| no\.?)?|acct|member id|policy(?: number)?|plan id|license(?: number)?|licence|passport(?: number)?|ssn|social security(?: number)?|id(?: number)?|patient id|device id|serial(?: number)?|vin)\s*(?:is|:|#|no\.?)?\s*:?\s*([a-z0-9][a-z0-9\-]{3,})`), lower: true, typ: ID, group: 1},
+	{start: longIDStart, at: 'w', need: minRun(6), re: regexp.MustCompile(`\b[A-Z]{1,3}\d{6,}[A-Z]?\b|\b\d{7,}\b`), typ: ID},
+	{start: streetStart, at: 'd', need: numThenCap, re: regexp.MustCompile(`\b\d{1,6}(?:\s+[A-Z][A-Za-z'.]*){1,4}\s+(?:` + streetSuffixes + `)\b\.?(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*#?\w+)?`), typ: Address},
+	{start: streetStart, at: 'd', need: numThenCap, re: regexp.MustCompile(`\b\d{1,6}(?:\s+[A-Z][A-Za-z'.]*){1,4}(?:\s+(?:Apt|Apartment|Unit|Suite|Ste|#)\.?\s*#?\w+)?,\s+[A-Z][A-Za-z.'\-]+(?:\s[A-Z][A-Za-z.'\-]+){0,2},\s+` + states + `\b`), typ: Address},
 	{at: 'u', need: minRun(5), re: regexp.MustCompile(`\b([A-Z][A-Za-z.'\-]+(?:\s[A-Z][A-Za-z.'\-]+){0,2}),\s+` + states + `\s+\d{5}(?:-\d{4})?\b`), typ: Address, group: 1},
 	{at: 'u', need: anyOf(", MD", ", DO", ", NP", ", PA", ", RN", ", APRN", ", CNM", ", PhD", ", DDS", ", PharmD"), re: regexp.MustCompile(`\b([A-Z][a-z]+(?:\s[A-Z]\.)?\s[A-Z][a-zA-Z'\-]+),\s+(?:MD|DO|NP|PA|PA-C|RN|APRN|CNM|PhD|DDS|PharmD)\b`), typ: Name, group: 1},
 	{at: 'u', need: anyLower("box"), re: regexp.MustCompile(`\b(?:P\.?\s?O\.?\s+Box|PO Box)\s+\d+\b`), typ: Address},
-	{at: 'u', need: minRun(5), re: regexp.MustCompile(states + `\s+(\d{5}(?:-\d{4})?)\b`), typ: Address, group: 1},
-	{at: 'l', need: anyLower("zip"), re: regexp.MustCompile(`\bzip(?:\s*code)?\s*:?\s*(\d{5}(?:-\d{4})?)\b`), lower: true, typ: Address, group: 1},
-	{at: 'd', need: anyLower("year", "yr", "y/o", "yo"), re: regexp.MustCompile(`\b(?:9\d|1[0-4]\d)(?:\s*-?\s*(?:years?|yrs?)(?:\s*-?\s*old)?|\s*y/?o\b)`), lower: true, typ: Age},
-	{at: 'l', need: anyLower("age"), re: regexp.MustCompile(`\b(?:age[ds]?|aged)\s*:?\s*(?:9\d|1[0-4]\d)\b`), lower: true, typ: Age},
-	{at: 'u', need: titleWord, re: regexp.MustCompile(`\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sr|Sra|Nurse)\.?\s+((?:[A-Z][a-zA-Z'\-]+\d*\.?\s?){1,3})`), typ: Name, group: 1},
-	{at: 'u', need: letterDigit, re: regexp.MustCompile(`\b[A-Z][a-z]+\d{1,4}\b`), typ: Name}, // Synthea's numbered names
-	{at: 'u', need: anyOf(", "), re: regexp.MustCompile(`\b[A-Z][a-zA-Z'\-]+,\s+[A-Z][a-zA-Z'\-]+\s+[A-Z]\.(?:\s|$)`), typ: Name},
+	{start: stateZipStart, at: 'u', need: minRun(5), re: regexp.MustCompile(states + `\s+(\d{5}(?:-\d{4})?)\b`), typ: Address, group: 1},
+	{start: wordIs("zip"), at: 'l', need: anyLower("zip"), re: regexp.MustCompile(`\bzip(?:\s*code)?\s*:?\s*(\d{5}(?:-\d{4})?)\b`), lower: true, typ: Address, group: 1},
+	{start: ageStart, at: 'd', need: anyLower("year", "yr", "y/o", "yo"), re: regexp.MustCompile(`\b(?:9\d|1[0-4]\d)(?:\s*-?\s*(?:years?|yrs?)(?:\s*-?\s*old)?|\s*y/?o\b)`), lower: true, typ: Age},
+	{start: wordPrefix("age"), at: 'l', need: anyLower("age"), re: regexp.MustCompile(`\b(?:age[ds]?|aged)\s*:?\s*(?:9\d|1[0-4]\d)\b`), lower: true, typ: Age},
+	{start: titleStart, at: 'u', need: titleWord, re: regexp.MustCompile(`\b(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sr|Sra|Nurse)\.?\s+((?:[A-Z][a-zA-Z'\-]+\d*\.?\s?){1,3})`), typ: Name, group: 1},
+	{start: numberedNameStart, at: 'u', need: letterDigit, re: regexp.MustCompile(`\b[A-Z][a-z]+\d{1,4}\b`), typ: Name}, // Synthea's numbered names
+	{start: commaNameStart, at: 'u', need: anyOf(", "), re: regexp.MustCompile(`\b[A-Z][a-zA-Z'\-]+,\s+[A-Z][a-zA-Z'\-]+\s+[A-Z]\.(?:\s|$)`), typ: Name},
 }
 
 func init() {
@@ -165,6 +166,118 @@ func canStart(at byte, s string, i int) bool {
 		return c == '+' || c == '(' || wordStart && isDigitByte(c)
 	}
 	return true
+}
+
+// Start tests: cheap checks of the first characters of a match, so the
+// anchored expression runs only where it has a chance.
+
+func digitRun(s string, i int) int {
+	j := i
+	for j < len(s) && isDigitByte(s[j]) {
+		j++
+	}
+	return j - i
+}
+
+func letterRun(s string, i int) int {
+	j := i
+	for j < len(s) && isASCIILetter(s[j]) {
+		j++
+	}
+	return j - i
+}
+
+func byteAt(s string, i int) byte {
+	if i < len(s) {
+		return s[i]
+	}
+	return 0
+}
+
+func ipStart(s string, i int) bool {
+	r := digitRun(s, i)
+	return r >= 1 && r <= 3 && byteAt(s, i+r) == '.'
+}
+
+func ssnStart(s string, i int) bool { return digitRun(s, i) == 3 && byteAt(s, i+3) == '-' }
+
+func phoneStart(s string, i int) bool {
+	switch c := s[i]; {
+	case c == '+' || c == '(':
+		return true
+	default:
+		r := digitRun(s, i)
+		n := byteAt(s, i+r)
+		return (r == 3 || r == 1 && c == '1') && (n == ' ' || n == '.' || n == '-' || n == '(')
+	}
+}
+
+func runStart(lo, hi int) func(s string, i int) bool {
+	return func(s string, i int) bool { r := digitRun(s, i); return r >= lo && r <= hi }
+}
+
+func isoStart(s string, i int) bool { return digitRun(s, i) == 4 && byteAt(s, i+4) == '-' }
+
+func usDateStart(s string, i int) bool {
+	r := digitRun(s, i)
+	n := byteAt(s, i+r)
+	return r >= 1 && r <= 2 && (n == '/' || n == '-' || n == '.')
+}
+
+func monthStart(s string, i int) bool { return monthWords[s[i:i+letterRun(s, i)]] }
+
+// idFirst are the first words of the phrases that introduce an identifier.
+var idFirst = wordSet("mrn medical record account acct member policy plan license licence passport ssn social id patient device serial vin")
+
+func idStart(s string, i int) bool { return idFirst[s[i:i+letterRun(s, i)]] }
+
+func longIDStart(s string, i int) bool {
+	if digitRun(s, i) >= 7 {
+		return true
+	}
+	u := 0
+	for u < 3 && i+u < len(s) && s[i+u] >= 'A' && s[i+u] <= 'Z' {
+		u++
+	}
+	return u > 0 && digitRun(s, i+u) >= 6
+}
+
+func streetStart(s string, i int) bool {
+	r := digitRun(s, i)
+	return r >= 1 && r <= 6 && byteAt(s, i+r) == ' '
+}
+
+func stateZipStart(s string, i int) bool {
+	c1, c2, c3 := byteAt(s, i+1), byteAt(s, i+2), byteAt(s, i+3)
+	return c1 >= 'A' && c1 <= 'Z' && (c2 == ' ' || c2 == '\t') && (isDigitByte(c3) || c3 == ' ')
+}
+
+func wordIs(w string) func(s string, i int) bool {
+	return func(s string, i int) bool { return s[i:i+letterRun(s, i)] == w }
+}
+
+func wordPrefix(w string) func(s string, i int) bool {
+	return func(s string, i int) bool { return strings.HasPrefix(s[i:], w) }
+}
+
+func ageStart(s string, i int) bool {
+	r := digitRun(s, i)
+	return (r == 2 && s[i] == '9') || (r == 3 && s[i] == '1')
+}
+
+func titleStart(s string, i int) bool { return titles[s[i:i+letterRun(s, i)]] }
+
+func numberedNameStart(s string, i int) bool {
+	r := letterRun(s, i)
+	return r >= 2 && isDigitByte(byteAt(s, i+r))
+}
+
+func commaNameStart(s string, i int) bool {
+	j := i
+	for j < len(s) && (isASCIILetter(s[j]) || s[j] == '\'' || s[j] == '-') {
+		j++
+	}
+	return j > i+1 && byteAt(s, j) == ','
 }
 
 // prefilters of patterns
@@ -384,7 +497,7 @@ func (s *Scrubber) Scrub(text string, id *Identity) Result {
 				continue
 			}
 			for i := 0; i < len(in); i++ {
-				if !canStart(p.at, in, i) {
+				if !canStart(p.at, in, i) || p.start != nil && !p.start(in, i) {
 					continue
 				}
 				if m := p.anchored.FindStringSubmatchIndex(in[i:]); m != nil {
