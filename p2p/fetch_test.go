@@ -377,7 +377,7 @@ func TestFetchSurvivesRemovedMember(t *testing.T) {
 
 	var once sync.Once
 	without := make(MemberSet)
-	for id := range members {
+	for id := range members.snapshot() {
 		if id != removed.ID() {
 			without[id] = struct{}{}
 		}

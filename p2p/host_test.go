@@ -76,7 +76,7 @@ func TestSetMembersAdmitsAndCutsOff(t *testing.T) {
 
 	// A new configuration adds the newcomer: no restart needed.
 	withNewcomer := NewMemberSet(newcomer.ID())
-	for id := range members {
+	for id := range members.snapshot() {
 		withNewcomer[id] = struct{}{}
 	}
 	a.SetMembers(withNewcomer)

@@ -3,8 +3,7 @@ package p2p
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
-	"os"
+	"maps"
 	"sync"
 	"testing"
 	"time"
@@ -13,43 +12,39 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// The tests' consortium: a pool of member keys made once, and a member set of
-// all of them. Tests create hosts from the pool with [testHost]; keys are
-// never reused within one process run.
-var (
-	poolMu   sync.Mutex
-	poolKeys []crypto.PrivKey
-	poolNext int
-	members  MemberSet
-)
-
-const poolSize = 96
-
-func TestMain(m *testing.M) {
-	members = make(MemberSet)
-	for range poolSize {
-		k, _, err := crypto.GenerateEd25519Key(rand.Reader)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		id, _ := peer.IDFromPrivateKey(k)
-		poolKeys = append(poolKeys, k)
-		members[id] = struct{}{}
-	}
-	os.Exit(m.Run())
+// testMembers is the tests' consortium: every key [memberKey] hands out
+// joins it, so tests can make as many hosts as they need (-count, soak).
+type testMembers struct {
+	mu  sync.RWMutex
+	ids MemberSet
 }
 
-// memberKey hands out the next unused member key.
+func (m *testMembers) IsMember(p peer.ID) bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.ids.IsMember(p)
+}
+
+// snapshot copies the current members.
+func (m *testMembers) snapshot() MemberSet {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return maps.Clone(m.ids)
+}
+
+var members = &testMembers{ids: make(MemberSet)}
+
+// memberKey makes a key whose peer id is a member of the tests' consortium.
 func memberKey(t testing.TB) crypto.PrivKey {
 	t.Helper()
-	poolMu.Lock()
-	defer poolMu.Unlock()
-	if poolNext == len(poolKeys) {
-		t.Fatal("test key pool exhausted: raise poolSize")
+	k := outsiderKey(t)
+	id, err := peer.IDFromPrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
 	}
-	k := poolKeys[poolNext]
-	poolNext++
+	members.mu.Lock()
+	members.ids[id] = struct{}{}
+	members.mu.Unlock()
 	return k
 }
 
