@@ -47,6 +47,15 @@ type tableWriter struct {
 	files        []FileEntry
 	totalRows    int64
 	columnsNames []string
+
+	// Row groups are encoded and written by their own goroutine, so
+	// Parquet encoding overlaps with de-identifying the next rows.
+	ch      chan arrow.RecordBatch
+	failed  chan struct{} // closed when the encoder failed (encErr set)
+	done    chan struct{} // closed when the encoder has stopped
+	started bool
+	stopped bool
+	encErr  error
 }
 
 type countWriter struct {
@@ -111,28 +120,69 @@ func (w *tableWriter) open() error {
 	return nil
 }
 
-// flush writes the buffered rows as one row group.
+// flush hands the buffered rows to the encoder as one row group.
 func (w *tableWriter) flush() error {
 	if w.buffered == 0 {
 		return nil
 	}
+	rec := w.bld.NewRecordBatch()
+	w.totalRows += int64(w.buffered)
+	w.buffered = 0
+	if !w.started {
+		w.started = true
+		w.ch = make(chan arrow.RecordBatch, 2)
+		w.failed, w.done = make(chan struct{}), make(chan struct{})
+		go w.encode()
+	}
+	select {
+	case w.ch <- rec:
+		return nil
+	case <-w.failed:
+		rec.Release()
+		return w.encErr
+	}
+}
+
+// encode writes row groups until the channel closes; after a failure it
+// only drains.
+func (w *tableWriter) encode() {
+	defer close(w.done)
+	for rec := range w.ch {
+		if w.encErr == nil {
+			if err := w.writeRowGroup(rec); err != nil {
+				w.encErr = err
+				close(w.failed)
+			}
+		}
+		rec.Release()
+	}
+}
+
+func (w *tableWriter) writeRowGroup(rec arrow.RecordBatch) error {
 	if w.fw == nil {
 		if err := w.open(); err != nil {
 			return err
 		}
 	}
-	rec := w.bld.NewRecordBatch()
-	defer rec.Release()
 	if err := w.fw.Write(rec); err != nil {
 		return fmt.Errorf("write %s part %d: %w", w.table, w.part, err)
 	}
-	w.rowsInFile += int64(w.buffered)
-	w.totalRows += int64(w.buffered)
-	w.buffered = 0
+	w.rowsInFile += rec.NumRows()
 	if w.rowsInFile >= int64(w.fileRows) {
 		return w.closeFile()
 	}
 	return nil
+}
+
+// stop waits for the encoder to write what it was given.
+func (w *tableWriter) stop() error {
+	if !w.started || w.stopped {
+		return w.encErr
+	}
+	w.stopped = true
+	close(w.ch)
+	<-w.done
+	return w.encErr
 }
 
 func (w *tableWriter) closeFile() error {
@@ -165,6 +215,9 @@ func (w *tableWriter) close() ([]FileEntry, error) {
 	if err := w.flush(); err != nil {
 		return nil, err
 	}
+	if err := w.stop(); err != nil {
+		return nil, err
+	}
 	if w.part == 0 && w.fw == nil {
 		if err := w.open(); err != nil {
 			return nil, err
@@ -181,6 +234,7 @@ func (w *tableWriter) close() ([]FileEntry, error) {
 
 // abort closes an open file; the temporary directory is removed by the caller.
 func (w *tableWriter) abort() {
+	w.stop()
 	if w.fw != nil {
 		w.fw.Close()
 	}
