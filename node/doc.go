@@ -1,0 +1,44 @@
+// Package node wires a running cohortnet node together: the content-addressed
+// store and its catalogue (package cohort), the installed consortium
+// configuration (reloaded when a newer signed one is installed or arrives by
+// gossip), the verified ledger mirror and, when the roles say so, the ledger
+// operator and witness (package ledger/ledgerd), the libp2p host with its
+// members-only gater, gossip validators, chunk server and fetch engine
+// (package p2p), and the DuckDB query engine with federated aggregates
+// (package query). It serves the local HTTP API under /api/v1 (see
+// [Node.Handler]).
+//
+// Open starts a node from a data directory and Close stops it; several nodes
+// may run in one process (the demo and the tests do), each with its own data
+// directory. The command line reaches a running node through its HTTP API
+// with the token kept in <data>/api.token.
+//
+// How a node decides:
+//   - An announcement (gossip) is a signed manifest with its ledger
+//     commitment. It is accepted only when the manifest's signature verifies,
+//     its publisher is a member whose short name prefixes the dataset, and the
+//     commitment verifies with the consortium's operator and witness keys and
+//     records exactly that manifest, dataset, version and publisher.
+//   - Checkpoints heard from peers are compared with the mirror's verified
+//     copy; a split view is logged at error level, counted in the
+//     cohortnet_split_views_total metric and listed by GET
+//     /api/v1/ledger/checkpoint.
+//   - Every chunk request is decided from the ledger mirror at that moment by
+//     the access tier the publish entry recorded: open, any member;
+//     registered, a member with a request entry; restricted, a live grant
+//     from the publisher; aggregate-only, never. A retracted version is never
+//     served. Each fetch session ends in one `access` ledger entry.
+//   - The ledger is the source of truth for what exists: a node that joins
+//     late walks every publish and retract entry of its mirror and gets the
+//     manifests it lacks from their publishers or from DHT providers with the
+//     manifest-get protocol ([ManifestProtocol]).
+//
+// It is not a library of network or ledger primitives (those are p2p and
+// ledger) and holds no de-identification: datasets arrive already published
+// in the store (cohort.Publish) and the node anchors and announces them.
+//
+// Known limits: the ledger exchanges (tiles, submission) go over HTTP to the
+// operator's and witnesses' URLs in the consortium configuration, not yet
+// over libp2p; a consortium update that changes the operator or the witness
+// keys needs a restart of the mirror (the node logs it).
+package node
