@@ -676,4 +676,3 @@ func (n *Node) apiConsortium(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, 200, map[string]any{"version": n.cons.Load().Version})
 }
-

@@ -25,23 +25,23 @@ const (
 
 // Job is a fetch of one dataset version, as GET /api/v1/fetch/{job} shows it.
 type Job struct {
-	ID          string             `json:"id"`
-	Ref         string             `json:"ref"`
-	Manifest    string             `json:"manifest,omitempty"`
-	Dataset     string             `json:"dataset,omitempty"`
-	Version     int64              `json:"version,omitempty"`
-	State       string             `json:"state"`
-	Bytes       int64              `json:"bytes"`
-	TotalBytes  int64              `json:"total_bytes"`
-	Chunks      int                `json:"chunks"`
-	TotalChunks int                `json:"total_chunks"`
-	Files       int                `json:"files"`
-	Providers   map[string]int64   `json:"providers,omitempty"` // bytes per provider
-	Dropped     map[string]string  `json:"dropped,omitempty"`   // providers dropped, with why
-	Problems    []string           `json:"problems,omitempty"`  // verification problems
-	Error       string             `json:"error,omitempty"`
-	Started     time.Time          `json:"started"`
-	Finished    *time.Time         `json:"finished,omitempty"`
+	ID          string            `json:"id"`
+	Ref         string            `json:"ref"`
+	Manifest    string            `json:"manifest,omitempty"`
+	Dataset     string            `json:"dataset,omitempty"`
+	Version     int64             `json:"version,omitempty"`
+	State       string            `json:"state"`
+	Bytes       int64             `json:"bytes"`
+	TotalBytes  int64             `json:"total_bytes"`
+	Chunks      int               `json:"chunks"`
+	TotalChunks int               `json:"total_chunks"`
+	Files       int               `json:"files"`
+	Providers   map[string]int64  `json:"providers,omitempty"` // bytes per provider
+	Dropped     map[string]string `json:"dropped,omitempty"`   // providers dropped, with why
+	Problems    []string          `json:"problems,omitempty"`  // verification problems
+	Error       string            `json:"error,omitempty"`
+	Started     time.Time         `json:"started"`
+	Finished    *time.Time        `json:"finished,omitempty"`
 	done        chan struct{}
 }
 

@@ -88,9 +88,9 @@ type Node struct {
 
 	mu       sync.Mutex
 	cat      *cohort.Catalog
-	catGen   uint64                 // counts catalogue changes
-	files    map[cid.Cid][]cid.Cid  // file -> manifests listing it
-	log0     ledgerIndex            // what the sync loop learnt from the ledger
+	catGen   uint64                // counts catalogue changes
+	files    map[cid.Cid][]cid.Cid // file -> manifests listing it
+	log0     ledgerIndex           // what the sync loop learnt from the ledger
 	wanted   map[cid.Cid]ledger.Publication
 	splits   []SplitView
 	jobs     map[string]*Job

@@ -26,11 +26,11 @@ const ManifestProtocol = "/cohortnet/manifest/1.0.0"
 
 // ledgerIndex is what the sync loop learnt from the mirror's entries.
 type ledgerIndex struct {
-	next     uint64                 // first entry not yet read
-	requests []ledger.Entry         // request entries, in log order
+	next     uint64                  // first entry not yet read
+	requests []ledger.Entry          // request entries, in log order
 	grants   map[string]ledger.Entry // dataset + "\x00" + grantee: the last grant or revoke
 	byIndex  map[uint64]ledger.Entry // grant entries by index (DELETE access/grants/{id})
-	entries  []ledger.Entry         // every entry, for the API (no PHI: hashes and ids)
+	entries  []ledger.Entry          // every entry, for the API (no PHI: hashes and ids)
 }
 
 func (l *ledgerIndex) init() {
