@@ -25,6 +25,12 @@ func headLines(t testing.TB, path string, n int) string {
 	return b.String()
 }
 
+// The fuzz targets write their input to files and read them through the
+// adapters, so each run costs a few milliseconds and minimising an
+// interesting input can take the default minute; fuzz with
+//
+//	go test -run '^$' -fuzz FuzzSyntheaCSV -fuzzminimizetime 1s ./deid/source
+
 // drain opens dir as format and reads every table to the end; errors are
 // fine, panics and hangs are not.
 func drain(t *testing.T, dir, format string) {

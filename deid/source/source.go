@@ -29,6 +29,12 @@ var Formats = []string{FormatSyntheaCSV, FormatFHIR, FormatOMOP, FormatFAERS, Fo
 // {"id", "patient", "date", "type", "text"}.
 const NotesFile = "notes.jsonl"
 
+// Memory: every table is streamed in batches of [BatchRows] rows. What an
+// adapter holds besides is an id set: the patient ids of the export (to
+// check references), FHIR Medication codes and DocumentReference ids, the
+// OMOP concepts a table uses and its deaths and locations, and FAERS's
+// latest case versions with their suspect drugs and outcomes.
+
 // Open opens the export in dir as format ("auto" or "" to detect it, or one
 // of [Formats]). For "table", dir may be a single CSV or Parquet file.
 // Open reads only headers and the patient ids needed to resolve references;
