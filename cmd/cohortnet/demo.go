@@ -10,13 +10,15 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/cohortnet/cohortnet/internal/demo"
+	"github.com/cohortnet/cohortnet/node/web"
 )
 
 func init() { register(newDemoCmd) }
 
 func newDemoCmd() *cobra.Command {
 	var cfg demo.Config
-	var keep string
+	var keep, apiAddr string
+	var serve bool
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the whole system in one process: hospitals publish, a researcher fetches and queries, an agency finds signals",
@@ -36,10 +38,17 @@ and a real libp2p host on loopback, and plays the whole story:
 
 It prints the story with timings, CIDs and the top signals, or one JSON object
 with --json. Any failed step exits non-zero naming the step. --keep DIR leaves
-every participant's data directory in DIR.`,
+every participant's data directory in DIR.
+
+--serve keeps every participant running after the story and serves the
+researcher's local API (/api/v1, the token in its api.token) and the web
+dashboard on --api, printing the dashboard's URL (with the token in its
+fragment) until Ctrl-C. The notebooks in notebooks/ connect to it with
+COHORTNET_API and COHORTNET_TOKEN.`,
 		Example: `  cohortnet demo
   cohortnet demo --patients 2000 --json
-  cohortnet demo --keep /tmp/cohortnet-demo`,
+  cohortnet demo --keep /tmp/cohortnet-demo
+  cohortnet demo --serve --api 127.0.0.1:8080`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
@@ -61,12 +70,30 @@ every participant's data directory in DIR.`,
 				return exitError{code: 1, msg: err.Error()}
 			}
 			defer d.Close()
+			w := cmd.OutOrStdout()
 			if g.json {
-				return printJSON(cmd.OutOrStdout(), d.Result)
+				if err := printJSON(w, d.Result); err != nil {
+					return err
+				}
 			}
-			if keep != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "every participant's data directory is in %s\n", keep)
+			if keep != "" && !g.json {
+				fmt.Fprintf(w, "every participant's data directory is in %s\n", keep)
 			}
+			if !serve {
+				return nil
+			}
+			s, err := d.Serve(apiAddr, web.Handler())
+			if err != nil {
+				return exitError{code: 1, msg: err.Error()}
+			}
+			// On stderr with --json, so stdout stays one JSON object.
+			info := w
+			if g.json {
+				info = cmd.ErrOrStderr()
+			}
+			fmt.Fprintf(info, "dashboard: %s/#token=%s\napi: %s/api/v1 (COHORTNET_API=%s COHORTNET_TOKEN=%s)\nthe researcher's token is also in %s; Ctrl-C stops\n",
+				s.URL, s.Token, s.URL, s.URL, s.Token, d.Researcher().Join("api.token"))
+			<-ctx.Done()
 			return nil
 		},
 	}
@@ -74,6 +101,8 @@ every participant's data directory in DIR.`,
 	f.IntVar(&cfg.Hospitals, "hospitals", 3, "hospitals (at least 3: one per access tier)")
 	f.IntVar(&cfg.Patients, "patients", 5000, "synthetic patients per hospital")
 	f.Int64Var(&cfg.Seed, "seed", 1, "seed of the synthetic populations (hospital i uses seed + i)")
+	f.BoolVar(&serve, "serve", false, "keep the participants running and serve the researcher's API and the dashboard until Ctrl-C")
+	f.StringVar(&apiAddr, "api", "127.0.0.1:0", "address of the researcher's API and dashboard with --serve (default a free loopback port)")
 	f.StringVar(&keep, "keep", "", "keep every participant's data directory in `DIR` (default: a temporary directory, removed)")
 	return cmd
 }

@@ -150,10 +150,11 @@ type AuditEntry struct {
 	Kind     string `json:"kind"`
 	Author   string `json:"author"`            // short name of the member
 	Dataset  string `json:"dataset,omitempty"` // or manifest CID
-	Subject  string `json:"subject,omitempty"` // grantee, requester or recipient short name
+	Subject  string `json:"subject,omitempty"` // grantee, requester or recipient short name; a request's purpose
 	Chunks   int64  `json:"chunks,omitempty"`
 	Bytes    int64  `json:"bytes,omitempty"`
 	Manifest string `json:"manifest,omitempty"`
+	Time     string `json:"time"` // the author's clock, RFC 3339
 }
 
 // Timing is how long a step took.
@@ -205,11 +206,12 @@ type Demo struct {
 	agency    *participant
 	ledgerURL string
 
-	servers    []*hospitalServer
-	verifiers  ledger.Verifiers
-	discovered map[string]*discovered // dataset name -> what the researcher saw
-	fetched    []query.Dataset        // the researcher's copies
-	truth      *synth.Truth
+	servers        []*hospitalServer
+	verifiers      ledger.Verifiers
+	discovered     map[string]*discovered // dataset name -> what the researcher saw
+	fetched        []query.Dataset        // the researcher's copies
+	researchEngine *query.Engine          // over the researcher's copies
+	truth          *synth.Truth
 
 	cancel  context.CancelFunc
 	bg      sync.WaitGroup

@@ -236,6 +236,9 @@ func (d *Demo) discover(ctx, _ context.Context) error {
 		if _, ok := d.discovered[m.Name]; ok {
 			continue
 		}
+		if _, _, err := d.research.store.AddManifest(sm); err != nil { // the researcher's catalogue lists it
+			return fmt.Errorf("keep the manifest of %s: %w", m.Name, err)
+		}
 		var from *participant
 		for _, h := range d.hospitals {
 			if h.id == msg.From {
@@ -308,9 +311,6 @@ func (d *Demo) fetch(ctx, _ context.Context) error {
 		if dc.m.Access == cohort.AccessAggregateOnly {
 			return fmt.Errorf("fetch %s: an aggregate-only dataset was served", name)
 		}
-		if _, _, err := st.AddManifest(dc.sm); err != nil {
-			return fmt.Errorf("keep the manifest of %s: %w", name, err)
-		}
 		problems, err := cohort.VerifyDataset(ctx, st, dc.cid)
 		if err != nil {
 			return fmt.Errorf("verify %s: %w", name, err)
@@ -372,7 +372,8 @@ func (d *Demo) pooledQuery(ctx, _ context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer e.Close()
+	d.researchEngine = e
+	d.closers = append(d.closers, e.Close)
 	o, err := ledgerd.OpenMirror(ctx, d.research.dir, nil, false)
 	if err != nil {
 		return err
@@ -544,19 +545,7 @@ func (d *Demo) audit(ctx, _ context.Context) error {
 			return err
 		}
 		counts[e.Kind]++
-		a := AuditEntry{Index: e.Index, Kind: string(e.Kind), Author: d.shortOf(e.Author), Dataset: e.Dataset}
-		switch e.Kind {
-		case ledger.KindGrant, ledger.KindRevoke:
-			a.Subject = d.shortOf(e.Grantee)
-		case ledger.KindAccess:
-			a.Subject, a.Chunks, a.Bytes = d.shortOf(e.Requester), e.Chunks, e.Bytes
-		case ledger.KindRelease:
-			a.Subject = d.shortOf(e.Recipient)
-		}
-		if e.Manifest.Defined() {
-			a.Manifest = e.Manifest.String()
-		}
-		d.Result.Audit = append(d.Result.Audit, a)
+		d.Result.Audit = append(d.Result.Audit, d.auditEntry(&e))
 	}
 	d.Result.LedgerSize = o.Mirror.Size()
 	d.Result.Checkpoint = string(o.Mirror.Checkpoint())
@@ -572,4 +561,23 @@ func (d *Demo) audit(ctx, _ context.Context) error {
 
 func querySignalConfig() query.SignalConfig {
 	return query.SignalConfig{Source: query.SourceExposures, Window: synth.WindowDays}
+}
+
+// auditEntry is e as the audit trail shows it, members by short name.
+func (d *Demo) auditEntry(e *ledger.Entry) AuditEntry {
+	a := AuditEntry{Index: e.Index, Kind: string(e.Kind), Author: d.shortOf(e.Author), Dataset: e.Dataset, Time: e.Time.UTC().Format(time.RFC3339)}
+	switch e.Kind {
+	case ledger.KindGrant, ledger.KindRevoke:
+		a.Subject = d.shortOf(e.Grantee)
+	case ledger.KindAccess:
+		a.Subject, a.Chunks, a.Bytes = d.shortOf(e.Requester), e.Chunks, e.Bytes
+	case ledger.KindRelease:
+		a.Subject = d.shortOf(e.Recipient)
+	case ledger.KindRequest:
+		a.Subject = e.Purpose
+	}
+	if e.Manifest.Defined() {
+		a.Manifest = e.Manifest.String()
+	}
+	return a
 }
