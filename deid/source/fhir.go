@@ -480,39 +480,47 @@ func (f *fhirExport) readTableSeen(ctx context.Context, table string, seen map[s
 			types = append(types, rt)
 		}
 	}
-	dec := startDecoder(f.iter(types...))
-	m := &fhirMapper{un: &f.un, refs: refs, meds: meds}
-	var cur *decodedChunk
-	i := 0
-	fill := func(ctx context.Context, w *rowWriter) (bool, error) {
-		for w.rows < BatchRows {
-			if cur == nil || i == len(cur.rs) {
-				if cur != nil && cur.iterErr != nil {
-					return false, cur.iterErr
-				}
-				if cur = dec.next(); cur == nil {
-					return true, nil
-				}
-				i = 0
+	schema := Schema(table)
+	mapChunk := func(raws [][]byte, locs []fhirLoc) *mappedChunk {
+		mc := &mappedChunk{}
+		m := &fhirMapper{un: &f.un, refs: refs, meds: meds}
+		w := newRowWriter(schema)
+		defer w.release()
+		var r fhirResource
+		for i, raw := range raws {
+			if err := decodeResource(raw, locs[i], &r); err != nil {
+				mc.err = err
+				return mc
 			}
-			if i == cur.errAt {
-				return false, cur.err
-			}
-			r, loc := &cur.rs[i], cur.locs[i]
-			i++
 			if fhirTables[r.ResourceType] != table {
 				continue
 			}
 			if seen != nil && r.ID != "" {
-				seen[keep(r.ID)] = struct{}{}
+				mc.ids = append(mc.ids, keep(r.ID))
 			}
-			if err := m.mapResource(r, loc, w); err != nil {
-				return false, err
+			if err := m.mapResource(&r, locs[i], w); err != nil {
+				mc.err = err
+				return mc
+			}
+			if w.rows >= BatchRows {
+				mc.recs = append(mc.recs, w.bld.NewRecordBatch())
+				w.rows = 0
 			}
 		}
-		return false, nil
+		if w.rows > 0 {
+			mc.recs = append(mc.recs, w.bld.NewRecordBatch())
+		}
+		return mc
 	}
-	return newBatchReader(ctx, Schema(table), fill, dec.stop), nil
+	var onIDs func([]string)
+	if seen != nil {
+		onIDs = func(ids []string) {
+			for _, id := range ids {
+				seen[id] = struct{}{}
+			}
+		}
+	}
+	return newFHIRReader(ctx, schema, f.iter(types...), mapChunk, onIDs), nil
 }
 
 // readNotes streams DocumentReference notes, then notes.jsonl if present.

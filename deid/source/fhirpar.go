@@ -1,57 +1,76 @@
 package source
 
 import (
+	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 )
 
-// FHIR resources are decoded in parallel: a producer cuts the input into
-// chunks of raw resources, GOMAXPROCS workers decode them, and the table
-// reader maps the decoded chunks in input order, so rows, errors and the
-// first bad record are the same as a sequential read. At most a few chunks
-// are in flight, so memory stays bounded.
+// FHIR tables are read in parallel: a producer cuts the input into chunks
+// of raw resources, GOMAXPROCS workers decode and map each chunk into its
+// own record batches, and the table reader hands the batches over in input
+// order, so rows and the first bad record are those of a sequential read.
+// At most a few chunks are in flight, so memory stays bounded.
 
-const chunkResources = 256
+const chunkResources = 1024
 
-// decodedChunk is one chunk of resources, decoded.
-type decodedChunk struct {
-	rs   []fhirResource
-	locs []fhirLoc
-	// err is the first decoding error, at index errAt; resources after it
-	// are not decoded.
-	err   error
-	errAt int
-	// iterErr ends the input after this chunk (a read error).
-	iterErr error
+// mappedChunk is one chunk of resources, mapped.
+type mappedChunk struct {
+	recs []arrow.RecordBatch
+	ids  []string // ids of the resources of the table, in order, when asked for
+	// err is the first error of the chunk or, after its rows, the read
+	// error that ends the input.
+	err error
 }
 
 type rawChunk struct {
 	raws    [][]byte
 	locs    []fhirLoc
 	iterErr error
-	res     chan *decodedChunk
+	res     chan *mappedChunk
 }
 
-// decoder runs the pipeline over one iterator.
-type decoder struct {
-	order chan chan *decodedChunk // result channels in input order
-	done  chan struct{}
-	wg    sync.WaitGroup
-	once  sync.Once
+// chunkMapper maps the resources of one chunk; it is called by several
+// workers at once.
+type chunkMapper func(raws [][]byte, locs []fhirLoc) *mappedChunk
+
+// fhirReader is the [array.RecordReader] of a parallel FHIR table read.
+type fhirReader struct {
+	refs   atomic.Int64
+	ctx    context.Context
+	schema *arrow.Schema
+	order  chan chan *mappedChunk // result channels in input order
+	done   chan struct{}
+	wg     sync.WaitGroup
+	once   sync.Once
+
+	onIDs   func([]string) // sees the ids of each chunk in order; may be nil
+	pending []arrow.RecordBatch
+	cur     arrow.RecordBatch
+	err     error
+	end     bool
 }
 
-func startDecoder(it *fhirIter) *decoder {
+var _ array.RecordReader = (*fhirReader)(nil)
+
+func newFHIRReader(ctx context.Context, schema *arrow.Schema, it *fhirIter, m chunkMapper, onIDs func([]string)) *fhirReader {
 	workers := max(1, runtime.GOMAXPROCS(0))
-	d := &decoder{order: make(chan chan *decodedChunk, 2*workers), done: make(chan struct{})}
+	r := &fhirReader{ctx: ctx, schema: schema, order: make(chan chan *mappedChunk, 2*workers),
+		done: make(chan struct{}), onIDs: onIDs}
+	r.refs.Store(1)
 	jobs := make(chan rawChunk)
-	d.wg.Add(1 + workers)
+	r.wg.Add(1 + workers)
 	go func() { // producer
-		defer d.wg.Done()
+		defer r.wg.Done()
 		defer close(jobs)
-		defer close(d.order)
+		defer close(r.order)
 		defer it.close()
 		for end := false; !end; {
-			c := rawChunk{res: make(chan *decodedChunk, 1)}
+			c := rawChunk{res: make(chan *mappedChunk, 1)}
 			var arena []byte
 			for len(c.raws) < chunkResources {
 				raw, _, loc, ok, err := it.next()
@@ -74,51 +93,98 @@ func startDecoder(it *fhirIter) *decoder {
 			}
 			select {
 			case jobs <- c:
-			case <-d.done:
+			case <-r.done:
 				return
 			}
 			select {
-			case d.order <- c.res:
-			case <-d.done:
+			case r.order <- c.res:
+			case <-r.done:
 				return
 			}
 		}
 	}()
 	for range workers {
 		go func() {
-			defer d.wg.Done()
+			defer r.wg.Done()
 			for j := range jobs {
-				dc := &decodedChunk{rs: make([]fhirResource, len(j.raws)), locs: j.locs, errAt: -1, iterErr: j.iterErr}
-				for i, raw := range j.raws {
-					if err := decodeFresh(raw, j.locs[i], &dc.rs[i]); err != nil {
-						dc.err, dc.errAt = err, i
-						break
-					}
+				mc := m(j.raws, j.locs)
+				if mc.err == nil && j.iterErr != nil {
+					mc.err = j.iterErr
 				}
-				j.res <- dc
+				j.res <- mc
 			}
 		}()
 	}
-	return d
+	return r
 }
 
-// next returns the next decoded chunk in input order, or nil at the end.
-func (d *decoder) next() *decodedChunk {
-	res, ok := <-d.order
-	if !ok {
-		return nil
+func (r *fhirReader) Next() bool {
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
 	}
-	return <-res
+	for len(r.pending) == 0 {
+		if r.end || r.err != nil {
+			r.stop()
+			return false
+		}
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		res, ok := <-r.order
+		if !ok {
+			r.end = true
+			continue
+		}
+		mc := <-res
+		if r.onIDs != nil {
+			r.onIDs(mc.ids)
+		}
+		if mc.err != nil {
+			for _, rec := range mc.recs {
+				rec.Release()
+			}
+			r.err = mc.err
+			continue
+		}
+		r.pending = mc.recs
+	}
+	r.cur, r.pending = r.pending[0], r.pending[1:]
+	return true
 }
 
 // stop ends the pipeline and waits for its goroutines.
-func (d *decoder) stop() error {
-	d.once.Do(func() {
-		close(d.done)
-		// Unblock the producer if it waits to queue a result.
-		for range d.order {
+func (r *fhirReader) stop() {
+	r.once.Do(func() {
+		close(r.done)
+		for range r.order { // unblock the producer
 		}
-		d.wg.Wait()
+		r.wg.Wait()
 	})
-	return nil
 }
+
+func (r *fhirReader) Retain() { r.refs.Add(1) }
+
+func (r *fhirReader) Release() {
+	if r.refs.Add(-1) == 0 {
+		r.stop()
+		for _, rec := range r.pending {
+			rec.Release()
+		}
+		r.pending = nil
+		if r.cur != nil {
+			r.cur.Release()
+			r.cur = nil
+		}
+	}
+}
+
+func (r *fhirReader) Schema() *arrow.Schema          { return r.schema }
+func (r *fhirReader) RecordBatch() arrow.RecordBatch { return r.cur }
+
+// Record returns the current batch.
+//
+// Deprecated: use RecordBatch.
+func (r *fhirReader) Record() arrow.RecordBatch { return r.cur }
+func (r *fhirReader) Err() error                { return r.err }
