@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -296,6 +297,7 @@ func (n *Node) Close() error {
 	srv := n.apiSrv
 	n.mu.Unlock()
 	if srv != nil {
+		os.Remove(n.d.Join(AddrFile))
 		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
 		srv.Shutdown(sctx)
 		c()

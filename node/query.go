@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -45,40 +44,9 @@ func (e *engineState) close() {
 // Datasets lists what the query engine sees: the latest non-retracted
 // version of every dataset whose files are all in the store.
 func (n *Node) Datasets() []query.Dataset {
-	cat := n.Catalog()
-	var out []query.Dataset
-	for _, name := range cat.Datasets() {
-		e, err := cat.Latest(name)
-		if err != nil || e.Retracted {
-			continue
-		}
-		if n.mirror != nil && n.mirror.State().Retracted(e.CID) {
-			continue
-		}
-		m := e.Manifest
-		if len(n.store.Missing(m)) > 0 {
-			continue
-		}
-		mode := m.Deid.Mode
-		if mode == cohort.ModeNone || mode == "" {
-			mode = query.ModeExpert
-		}
-		d := query.Dataset{
-			Name: m.Name, Institution: cohort.Institution(m.Name), Manifest: e.CID.String(),
-			Mode: mode, Intervals: m.Deid.Intervals, Own: m.Publisher.PeerID == n.self.String(),
-			Tables: map[string][]string{},
-		}
-		for _, t := range m.Tables {
-			if !slices.Contains(query.Tables, t.Name) {
-				continue
-			}
-			for _, f := range t.Files {
-				d.Tables[t.Name] = append(d.Tables[t.Name], n.store.Path(f.CID))
-			}
-		}
-		out = append(out, d)
-	}
-	return out
+	return datasetsOf(n.Catalog(), n.store, n.self, func(e cohort.Entry) bool {
+		return n.mirror != nil && n.mirror.State().Retracted(e.CID)
+	})
 }
 
 // Engine returns the query engine over the current catalogue, rebuilding it

@@ -39,7 +39,7 @@ per person. --source exposures indexes exposed persons at their first exposure,
 gives the unexposed index dates sampled from the exposed (--seed), and counts
 events starting within --window days after the index; safe-harbor datasets with
 years only are skipped (they have no day-level dates).`,
-		Example: `  cohortnet ae signals --datasets datasets.json
+		Example: `  cohortnet ae signals
   cohortnet ae signals --source exposures --window 30 --min-count 5 --format csv
   cohortnet ae signals --drug 314076 --event 41291007 --format json
   cohortnet ae signals --by quarter --min-count 1`,

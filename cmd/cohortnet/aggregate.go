@@ -2,20 +2,22 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cohortnet/cohortnet/node"
 	"github.com/cohortnet/cohortnet/query"
 )
 
 func init() { register(newAggregateCmd) }
 
-// sendAggregate asks every institution and returns their answers and the
-// institutions asked. Until the network carries requests it answers from
-// this node's own datasets only.
+// sendAggregate answers from this node's own datasets only, for when no node
+// runs (the running node sends the request to every institution).
 var sendAggregate = func(ctx context.Context, a *query.Answerer, req query.AggregateRequest) ([]*query.AggregateAnswer, []string, error) {
 	ans, err := a.Answer(ctx, req)
 	if err != nil {
@@ -38,7 +40,10 @@ for the datasets it published itself, suppresses counts below the minimum cell
 with complementary suppression so none can be recovered from the totals, adds
 Laplace noise when --dp-epsilon is given (within a per-requester budget), signs
 its answer and records the release. The answers are combined here: counts that
-a site suppressed make the pooled value a lower bound.`,
+a site suppressed make the pooled value a lower bound.
+
+The request goes over the network through the running node; without one, only
+this node's own datasets answer (and nothing is recorded in the ledger).`,
 		Example: `  cohortnet aggregate --table person --group-by gender,zip3
   cohortnet aggregate --table condition_occurrence --where condition_code=44054006 \
       --group-by condition_start_year --min-cell 11 --dp-epsilon 0.5`,
@@ -74,6 +79,15 @@ a site suppressed make the pooled value a lower bound.`,
 			}
 			req.Requester = pid.String()
 			req.ID = fmt.Sprintf("%s-%d", conf.ShortName, time.Now().UnixNano())
+			if c, err := node.Dial(ctx, dir); err == nil {
+				var comb query.Combined
+				if err := c.Do(ctx, http.MethodPost, "/api/v1/aggregate", req, &comb); err != nil {
+					return err
+				}
+				return query.WriteCombined(cmd.OutOrStdout(), comb, format)
+			} else if !errors.Is(err, node.ErrNotRunning) {
+				return err
+			}
 			e, _, err := qf.openEngine(ctx)
 			if err != nil {
 				return err

@@ -8,40 +8,50 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
-	"github.com/cohortnet/cohortnet/ledger/ledgerd"
+	"github.com/cohortnet/cohortnet/node"
 )
 
 func init() { register(newNodeCmd) }
 
 func newNodeCmd() *cobra.Command {
 	var (
-		roles  []string
-		listen map[string]string
+		roles        []string
+		listen       []string
+		api          string
+		ledgerListen map[string]string
 	)
 	cmd := &cobra.Command{
 		Use:   "node",
-		Short: "Run this node: the ledger operator, a witness, and the ledger mirror",
-		Long: `node runs the daemon until interrupted. This first form runs the ledger roles:
-with --role ledger it is the consortium's ledger operator, serving the log
-(tlog-tiles paths and entry submission) at the ledger address in the consortium
-configuration; with --role witness it cosigns the operator's checkpoints at its
-witness address; every other node keeps a verified mirror of the log in
-<data>/ledger/mirror. Roles default to those in config.yaml. A newer consortium
-configuration installed while the node runs takes effect without a restart
-(the operator's witness list is read at start).`,
-		Example: `  cohortnet --data /srv/ledger node --role ledger
-  cohortnet --data /srv/witness-a node --role witness
-  cohortnet node --role witness --listen witness=127.0.0.1:7401`,
+		Short: "Run this node: network, store, ledger mirror (and operator or witness), local API",
+		Long: `node runs the daemon until interrupted (Ctrl-C stops it cleanly).
+
+It opens the store and catalogue, follows the consortium configuration
+(a newer signed one installed in the data directory or received over gossip
+takes effect without a restart: new members may connect, removed ones are cut
+off), keeps a verified mirror of the ledger, and runs a libp2p host (TCP with
+Noise and yamux, and QUIC) that admits consortium members only. It receives
+and verifies announcements (signed manifest plus witnessed ledger commitment),
+compares ledger checkpoints heard from peers with its own (a split view is
+logged as an error, counted in /metrics and shown by the API), learns every
+publication from the ledger and gets the manifests it lacks from peers,
+serves chunks of the datasets it holds to members the ledger allows (by access
+tier, request and grant), records an access entry per fetch session, and
+deletes fetched copies of retracted versions.
+
+With --role ledger it is also the consortium's ledger operator, with --role
+witness a witness, at the addresses in the consortium configuration
+(--ledger-listen overrides them). Roles default to those in config.yaml.
+
+The local HTTP API listens on 127.0.0.1 (--api; default: config.yaml's, else a
+free port written to <data>/api.addr) and asks for the token in
+<data>/api.token (made on first start, mode 0600). The commands fetch, access,
+retract, peers, publish, query and aggregate use it when the node runs.`,
+		Example: `  cohortnet node
+  cohortnet --data /srv/ledger node --role ledger
+  cohortnet --data /srv/witness-a node --role witness --ledger-listen witness=127.0.0.1:7401
+  cohortnet node --listen /ip4/0.0.0.0/tcp/4001 --listen /ip4/0.0.0.0/udp/4001/quic-v1 --api 127.0.0.1:7700`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d := dataDir()
-			if len(roles) == 0 {
-				c, err := d.Config()
-				if err != nil {
-					return err
-				}
-				roles = c.Roles
-			}
 			for _, r := range roles {
 				if !slices.Contains([]string{"ledger", "witness", "hospital", "researcher", "agency"}, r) {
 					return fmt.Errorf("--role %q: use ledger, witness, hospital, researcher or agency", r)
@@ -49,13 +59,31 @@ configuration installed while the node runs takes effect without a restart
 			}
 			// Tessera logs through klog; send it to the same place as ours.
 			klog.SetSlogLogger(slog.Default())
-			return ledgerd.Run(cmd.Context(), ledgerd.Config{
-				Data: d, Roles: roles, Listen: listen, Logger: slog.Default(),
-				Ready: func(role, addr string) { fmt.Fprintf(cmd.OutOrStdout(), "%s serving on %s\n", role, addr) },
+			ctx := cmd.Context()
+			n, err := node.Open(ctx, node.Config{
+				Data: dataDir(), Listen: listen, API: api, Roles: roles, LedgerListen: ledgerListen,
+				Logger: slog.Default(),
 			})
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "node %s\n", n.ID())
+			for _, a := range n.AddrInfo().Addrs {
+				fmt.Fprintf(w, "listening %s/p2p/%s\n", a, n.ID())
+			}
+			if a := n.APIAddr(); a != "" {
+				fmt.Fprintf(w, "api http://%s/api/v1 (token in %s)\n", a, dataDir().Join("api.token"))
+			}
+			<-ctx.Done()
+			fmt.Fprintln(w, "stopping")
+			return n.Close()
 		},
 	}
-	cmd.Flags().StringSliceVar(&roles, "role", nil, "roles to run: ledger, witness (default: the roles in config.yaml)")
-	cmd.Flags().StringToStringVar(&listen, "listen", nil, "role=host:port overriding the address from the consortium configuration")
+	f := cmd.Flags()
+	f.StringSliceVar(&roles, "role", nil, "roles: ledger, witness, hospital, researcher, agency (default: the roles in config.yaml)")
+	f.StringArrayVar(&listen, "listen", nil, "libp2p multiaddr to listen on (repeatable; default: config.yaml's, else TCP and QUIC on every interface)")
+	f.StringVar(&api, "api", "", "local API address host:port (default: config.yaml's, else 127.0.0.1 on a free port)")
+	f.StringToStringVar(&ledgerListen, "ledger-listen", nil, "role=host:port overriding a ledger role's address from the consortium configuration")
 	return cmd
 }

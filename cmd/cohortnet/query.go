@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cohortnet/cohortnet/internal/datadir"
+	"github.com/cohortnet/cohortnet/node"
 	"github.com/cohortnet/cohortnet/query"
 )
 
@@ -24,18 +25,23 @@ type queryFlags struct {
 
 func (f *queryFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.datasets, "datasets", "", "JSON file listing the local datasets (until the node's catalogue supplies them)")
+	fl.StringVar(&f.datasets, "datasets", "", "JSON file listing the datasets to open instead of the local catalogue (for datasets outside the store)")
 	fl.DurationVar(&f.timeout, "timeout", 60*time.Second, "interrupt a query running longer than this")
 	fl.Int64Var(&f.memoryMB, "memory-limit", 1024, "DuckDB memory limit in MiB")
 	fl.IntVar(&f.threads, "threads", 0, "DuckDB threads (default: number of CPUs)")
 }
 
 // localDatasets lists the datasets the engine opens over and the ledger
-// checkpoint to cite. Until the cohort catalogue is wired in, it reads the
-// --datasets file; the checkpoint is then unknown.
+// checkpoint to cite: the latest non-retracted version of every dataset in
+// the store whose files are all held (node.LocalDatasets), or the --datasets
+// file.
 var localDatasets = func(ctx context.Context, dir datadir.Dir, file string) ([]query.Dataset, string, error) {
 	if file == "" {
-		return nil, "", fmt.Errorf("no datasets: pass --datasets FILE (a JSON list of datasets) until the node catalogue is wired")
+		ds, cp, err := node.LocalDatasets(ctx, dir)
+		if err == nil && len(ds) == 0 {
+			err = fmt.Errorf("no local datasets: publish or fetch one first (or pass --datasets FILE)")
+		}
+		return ds, cp, err
 	}
 	f, err := os.Open(file)
 	if err != nil {
