@@ -108,7 +108,10 @@ func TestPlantedSignalsFlagged(t *testing.T) {
 		if !p.Flagged {
 			t.Errorf("planted %s → %s not flagged (a=%d)", p.DrugName, p.EventName, p.A)
 		}
-		if p.MinA <= 0 || p.A < 3*p.MinA {
+		if p.MinA < 11 {
+			t.Errorf("planted %s → %s: a hospital released only %d cases (under the minimum cell count 11 it is suppressed)", p.DrugName, p.EventName, p.MinA)
+		}
+		if p.A < 3*p.MinA {
 			t.Errorf("planted %s → %s: pooled a=%d, smallest per hospital %d: want every hospital to contribute", p.DrugName, p.EventName, p.A, p.MinA)
 		}
 	}

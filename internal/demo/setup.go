@@ -228,13 +228,18 @@ func (d *Demo) prepareHospital(ctx context.Context, i int, h *participant) error
 	}
 	t1 := time.Now()
 	out := filepath.Join(d.Dir, "deid", h.short)
-	rep, err := deid.Run(ctx, exp, out, deid.Config{Key: secret, Logger: d.log})
+	rep, err := deid.Run(ctx, exp, out, deid.Config{Policy: demoPolicy(), Key: secret, Logger: d.log})
 	if err != nil {
 		return fmt.Errorf("de-identify: %w", err)
 	}
-	_ = rep
-	d.say("%s: synthetic export of %d patients in %.1fs, de-identified (expert mode) in %.1fs",
-		h.short, d.cfg.patients(), t1.Sub(t0).Seconds(), time.Since(t1).Seconds())
+	levels := []string{}
+	if k := rep.KAnonymity; k != nil {
+		for _, qi := range k.QuasiIdentifiers {
+			levels = append(levels, fmt.Sprintf("%s %d/%d", qi, k.Levels[qi], k.Heights[qi]-1))
+		}
+	}
+	d.say("%s: synthetic export of %d patients in %.1fs, de-identified (expert mode) in %.1fs: %s",
+		h.short, d.cfg.patients(), t1.Sub(t0).Seconds(), time.Since(t1).Seconds(), "k-anonymity generalization "+strings.Join(levels, ", "))
 	return nil
 }
 
@@ -248,4 +253,18 @@ func datasetFor(st *cohort.Store, c fmt.Stringer, m *cohort.Manifest, own bool) 
 		}
 	}
 	return ds
+}
+
+// demoPolicy is the expert preset with k-anonymity (k = 11) over year of
+// birth, gender and ZIP3: with race and ethnicity as quasi-identifiers too,
+// populations of a few thousand lose the year of birth entirely, and the
+// demo's researcher wants ages.
+func demoPolicy() *deid.Policy {
+	p := deid.Preset(deid.Expert, false, deid.DefaultReferenceDate)
+	if p.KAnonymity != nil {
+		k := *p.KAnonymity
+		k.QuasiIdentifiers = []string{"year_of_birth", "gender", "zip3"}
+		p.KAnonymity = &k
+	}
+	return p
 }
