@@ -24,7 +24,7 @@ const (
 // person is what de-identification keeps about one person between the
 // person table and the others: a few strings (interned) and numbers.
 type person struct {
-	id       string // person_id: pseudonym or surrogate
+	id       [pseudonymBytes]byte // person_id (pseudonym or surrogate), before base32
 	shift    int32
 	birth    int32
 	death    int32
@@ -221,9 +221,13 @@ func (r *run) readPersons(ctx context.Context) error {
 				if err != nil {
 					return err
 				}
-				r.persons[len(r.persons)-1].id = id
+				raw, err := pseudonymEncoding.DecodeString(id)
+				if err != nil || len(raw) != pseudonymBytes {
+					return fmt.Errorf("surrogate ids: damaged surrogate in the mapping")
+				}
+				copy(r.persons[len(r.persons)-1].id[:], raw)
 			} else if p.status == kept {
-				r.persons[len(r.persons)-1].id = r.keyed.pseudonym("person", sid)
+				copy(r.persons[len(r.persons)-1].id[:], r.keyed.sum("person", sid))
 			}
 		}
 	}
@@ -365,4 +369,11 @@ func Identities(ctx context.Context, exp source.Export) (map[string]*scrub.Ident
 		return nil, fmt.Errorf("read person: %w", err)
 	}
 	return out, nil
+}
+
+// appendID appends p's person_id (base32 of the raw id) without allocating.
+func appendID(b array.Builder, p *person) {
+	var buf [24]byte
+	pseudonymEncoding.Encode(buf[:], p.id[:])
+	b.(*array.StringBuilder).BinaryBuilder.Append(buf[:])
 }

@@ -492,7 +492,7 @@ func appendStr(b array.Builder, s string, null bool) {
 func (r *run) personValue(b array.Builder, c outColumn, p *person) {
 	switch c.name {
 	case "person_id":
-		appendStr(b, p.id, false)
+		appendID(b, p)
 	case "gender", "race", "ethnicity":
 		v := r.cats.str(map[string]uint32{"gender": p.gender, "race": p.race, "ethnicity": p.eth}[c.name])
 		if g, null, gen := r.qiOut(p, c.name); gen {

@@ -112,7 +112,7 @@ func (r *run) writeTable(ctx context.Context, root, table string) error {
 // cell appends one output value.
 func (r *run) cell(b array.Builder, col outColumn, a arrow.Array, i int, p *person) error {
 	if col.name == "person_id" {
-		appendStr(b, p.id, false)
+		appendID(b, p)
 		return nil
 	}
 	if a == nil || a.IsNull(i) {
