@@ -38,9 +38,43 @@ type person struct {
 	tuple    int32 // k-anonymity tuple
 	// categorical values as codes into run.cats (4 bytes instead of 16)
 	gender, race, eth, zip3, zip5, state, city uint32
-	// ident holds the identifiers for scrubbing the person's notes, packed
-	// (see packIdentity); "" when the export has no notes.
-	ident string
+	// ident locates the identifiers for scrubbing the person's notes, packed
+	// (see packIdentity) in run.arena; zero when the export has no notes.
+	ident arenaRef
+}
+
+// arenaRef is a string kept in an [arena].
+type arenaRef struct{ chunk, off, n uint32 }
+
+// arena keeps many small strings in large pointer-free chunks, so a million
+// persons' identifiers are a few hundred objects for the garbage collector
+// instead of a million.
+type arena struct{ chunks [][]byte }
+
+const arenaChunk = 1 << 20
+
+func (a *arena) add(s string) arenaRef {
+	if len(s) == 0 {
+		return arenaRef{}
+	}
+	if len(s) > arenaChunk {
+		a.chunks = append(a.chunks, []byte(s))
+		return arenaRef{uint32(len(a.chunks) - 1), 0, uint32(len(s))}
+	}
+	if len(a.chunks) == 0 || len(a.chunks[len(a.chunks)-1])+len(s) > arenaChunk {
+		a.chunks = append(a.chunks, make([]byte, 0, arenaChunk))
+	}
+	i := len(a.chunks) - 1
+	off := len(a.chunks[i])
+	a.chunks[i] = append(a.chunks[i], s...)
+	return arenaRef{uint32(i), uint32(off), uint32(len(s))}
+}
+
+func (a *arena) get(r arenaRef) string {
+	if r.n == 0 {
+		return ""
+	}
+	return string(a.chunks[r.chunk][r.off : r.off+r.n])
 }
 
 // catalog numbers the distinct categorical values (gender, race, ZIP3...),
@@ -212,7 +246,7 @@ func (r *run) readPersons(ctx context.Context) error {
 				}
 			}
 			if withIdent {
-				p.ident = packIdentity(func(col string) string { return sv(get(col), i) })
+				p.ident = r.arena.add(packIdentity(func(col string) string { return sv(get(col), i) }))
 			}
 			r.index[sid] = int32(len(r.persons))
 			r.persons = append(r.persons, p)
@@ -286,12 +320,13 @@ func packIdentity(get func(col string) string) string {
 	return b.String()
 }
 
-// identity unpacks p's identifiers.
-func (p *person) identity() *scrub.Identity {
-	if p.ident == "" {
+// identity unpacks p's identifiers; nil when there are none.
+func (r *run) identity(p *person) *scrub.Identity {
+	packed := r.arena.get(p.ident)
+	if packed == "" {
 		return nil
 	}
-	f := strings.Split(p.ident, "\x1f")
+	f := strings.Split(packed, "\x1f")
 	return identityOf(func(col string) string {
 		if i := slices.Index(identityColumns, col); i >= 0 && i < len(f) {
 			return f[i]

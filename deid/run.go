@@ -77,6 +77,7 @@ type run struct {
 	hasNotes   bool
 	customHier map[string]bool
 	cats       catalog
+	arena      arena    // packed identities (read-only once persons are read)
 	scrubbed   []string // the current batch's scrubbed text (see scrubBatch)
 	kres       *Result
 	qis        []string

@@ -149,7 +149,7 @@ func (r *run) cell(b array.Builder, col outColumn, a arrow.Array, i int, p *pers
 			appendStr(b, r.scrubbed[i], false)
 			return nil
 		}
-		res := r.scrubber.Scrub(s.Value(i), p.identity())
+		res := r.scrubber.Scrub(s.Value(i), r.identity(p))
 		appendStr(b, res.Text, false)
 		return nil
 	}
@@ -205,7 +205,7 @@ func (r *run) scrubBatch(spec []outColumn, srcCols []arrow.Array, pids *array.St
 				if !found || r.persons[pi].status != kept {
 					continue
 				}
-				out[i] = r.scrubber.Scrub(texts.Value(i), r.persons[pi].identity()).Text
+				out[i] = r.scrubber.Scrub(texts.Value(i), r.identity(&r.persons[pi])).Text
 			}
 		}()
 	}
