@@ -142,9 +142,9 @@ func (n *Node) Handler() http.Handler {
 		}
 		writeJSON(w, 200, j)
 	})
-	api.Handle("POST /api/v1/query", query.QueryHandler(n.engineOrEmpty, n.checkpointText, n.log))
+	api.Handle("POST /api/v1/query", n.withEngine(query.QueryHandler(n.engineOrEmpty, n.checkpointText, n.log)))
 	api.HandleFunc("POST /api/v1/aggregate", n.apiAggregate)
-	api.Handle("GET /api/v1/ae/signals", query.SignalsHandler(n.engineOrEmpty))
+	api.Handle("GET /api/v1/ae/signals", n.withEngine(query.SignalsHandler(n.engineOrEmpty)))
 	api.HandleFunc("GET /api/v1/ledger/checkpoint", n.apiCheckpoint)
 	api.HandleFunc("GET /api/v1/ledger/entries", n.apiEntries)
 	api.HandleFunc("GET /api/v1/access/requests", n.apiRequests)
@@ -216,12 +216,21 @@ func statusFor(err error) int {
 	}
 }
 
-// emptyEngine stands in when the engine cannot open: queries fail clearly.
+// withEngine answers 503 when the query engine cannot open, so the query
+// handlers always get one.
+func (n *Node) withEngine(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, err := n.Engine(r.Context()); err != nil {
+			apiError(w, http.StatusServiceUnavailable, fmt.Errorf("query engine: %w", err))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// engineOrEmpty is the current engine (withEngine made sure there is one).
 func (n *Node) engineOrEmpty() *query.Engine {
-	eng, err := n.Engine(n.ctx)
-	if err != nil {
-		n.log.Warn("query engine", "err", err)
-	}
+	eng, _ := n.Engine(n.ctx)
 	return eng
 }
 
