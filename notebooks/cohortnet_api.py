@@ -1,0 +1,164 @@
+"""A small client for a cohortnet node's local HTTP API (/api/v1).
+
+Used by the notebooks beside it. Python 3 standard library plus pandas
+(Debian: python3-pandas); requests is used when installed (python3-requests),
+urllib otherwise.
+
+Where the API is: COHORTNET_API (e.g. http://127.0.0.1:8080) and the token in
+COHORTNET_TOKEN, or the node's data directory in COHORTNET_DATA (its api.token
+and, for the address, its config.yaml's api field). `cohortnet demo --serve`
+prints both.
+"""
+
+import io
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pandas as pd
+
+try:  # requests is nicer when present; urllib always works
+    import requests
+except ImportError:  # pragma: no cover
+    requests = None
+
+
+class APIError(Exception):
+    """The API answered with an error status; the message is its error text."""
+
+
+class Client:
+    """A node's API. Every method returns plain data or a pandas DataFrame."""
+
+    def __init__(self, base_url, token, timeout=120):
+        self.base = base_url.rstrip("/") + "/api/v1/"
+        self.token = token.strip()
+        self.timeout = timeout
+
+    @classmethod
+    def from_env(cls):
+        """The API named by COHORTNET_API and COHORTNET_TOKEN (or COHORTNET_DATA)."""
+        url = os.environ.get("COHORTNET_API", "")
+        token = os.environ.get("COHORTNET_TOKEN", "")
+        data = os.environ.get("COHORTNET_DATA", "")
+        if data and not token:
+            with open(os.path.join(data, "api.token")) as f:
+                token = f.read().strip()
+        if data and not url:
+            with open(os.path.join(data, "config.yaml")) as f:
+                for line in f:
+                    if line.startswith("api:"):
+                        url = "http://" + line.split(":", 1)[1].strip().strip('"')
+        if not url or not token:
+            raise RuntimeError(
+                "set COHORTNET_API and COHORTNET_TOKEN (printed by `cohortnet demo --serve`), "
+                "or COHORTNET_DATA to a node's data directory")
+        return cls(url, token)
+
+    # --- transport -------------------------------------------------------
+
+    def _request(self, method, path, params=None, body=None, accept="application/json"):
+        url = self.base + path
+        if params:
+            url += "?" + urllib.parse.urlencode({k: v for k, v in params.items() if v not in (None, "")})
+        headers = {"Authorization": "Bearer " + self.token, "Accept": accept}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if requests is not None:
+            r = requests.request(method, url, data=data, headers=headers, timeout=self.timeout)
+            if r.status_code >= 400:
+                raise APIError(_error_text(r.status_code, r.text))
+            return r.content
+        req = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+                return r.read()
+        except urllib.error.HTTPError as e:
+            raise APIError(_error_text(e.code, e.read().decode(errors="replace"))) from None
+
+    def _json(self, method, path, params=None, body=None):
+        return json.loads(self._request(method, path, params, body))
+
+    # --- endpoints -------------------------------------------------------
+
+    def peers(self):
+        """The consortium's members as a DataFrame (name, short name, roles, connected)."""
+        p = self._json("GET", "peers")
+        df = pd.DataFrame(p["members"])
+        df.attrs["consortium"] = p.get("consortium")
+        return df
+
+    def cohorts(self, condition=None, drug=None, institution=None, min_persons=None, q=None):
+        """Datasets with their provenance and what this node verified of them."""
+        rows = self._json("GET", "cohorts", dict(condition=condition, drug=drug, institution=institution,
+                                                 min_persons=min_persons, q=q))
+        out = []
+        for c in rows:
+            v = c.pop("verification", {})
+            c["signature_ok"] = v.get("signature", False)
+            c["in_ledger"] = v.get("ledger", False)
+            c["ledger_index"] = v.get("ledger_index")
+            c["cosignatures"] = v.get("cosignatures", 0)
+            c["fetched"] = v.get("local", False)
+            out.append(c)
+        return pd.DataFrame(out)
+
+    def cohort(self, manifest):
+        """One dataset version: schema, summary, versions, provenance, access."""
+        return self._json("GET", "cohorts/" + urllib.parse.quote(manifest))
+
+    def query(self, sql, timeout=None):
+        """Runs SQL on the node; returns (DataFrame, provenance dict)."""
+        r = self._json("POST", "query", body={"sql": sql, **({"timeout": timeout} if timeout else {})})
+        cols = [c["name"] for c in r["columns"]]
+        df = pd.DataFrame(r["rows"], columns=cols)
+        for c in r["columns"]:
+            if any(t in c["type"] for t in ("INT", "DOUBLE", "FLOAT", "DECIMAL")):
+                df[c["name"]] = pd.to_numeric(df[c["name"]])
+        df.attrs["provenance"] = r.get("provenance", {})
+        return df, r.get("provenance", {})
+
+    def query_csv(self, sql):
+        """Runs SQL and returns the CSV text, as a download would."""
+        return self._request("POST", "query", body={"sql": sql}, accept="text/csv").decode()
+
+    def signals(self, source="exposures", window=30, min_count=3, drug=None, event=None):
+        """Disproportionality statistics per drug–event pair as a DataFrame."""
+        rows = self._json("GET", "ae/signals", dict(source=source, window=window, min_count=min_count,
+                                                     drug=drug, event=event))
+        out = []
+        for s in rows:
+            flags = s.pop("Flags", None) or s.pop("flags", {}) or {}
+            row = {k.lower(): v for k, v in s.items()}
+            for k, v in flags.items():
+                row["flag_" + k] = v
+            out.append(row)
+        return pd.DataFrame(out)
+
+    def checkpoint(self):
+        """The latest cosigned ledger checkpoint this node verified."""
+        return self._json("GET", "ledger/checkpoint")
+
+    def entries(self, limit=None):
+        """The ledger's entries, newest first, as a DataFrame."""
+        return pd.DataFrame(self._json("GET", "ledger/entries", dict(limit=limit)))
+
+    def request_access(self, dataset, purpose):
+        """Files an access request in the ledger; returns its entry index."""
+        return self._json("POST", "access/requests", body={"dataset": dataset, "purpose": purpose})["index"]
+
+
+def _error_text(status, text):
+    try:
+        return "%d: %s" % (status, json.loads(text)["error"])
+    except (ValueError, KeyError, TypeError):
+        return "%d: %s" % (status, text.strip())
+
+
+def csv_frame(text):
+    """A DataFrame from CSV text (query_csv)."""
+    return pd.read_csv(io.StringIO(text))
