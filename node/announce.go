@@ -224,7 +224,14 @@ func (n *Node) Announce(ctx context.Context, manifest cid.Cid) (*ledger.Commitme
 		e := ledger.NewEntry(ledger.KindPublish, time.Now())
 		e.Manifest, e.Dataset, e.Version, e.Access = manifest, m.Name, m.Version, m.Access
 		if cm, err = n.submit(ctx, e); err != nil {
-			return nil, fmt.Errorf("announce %s: anchor: %w", manifest, err)
+			// Anchored already, by an earlier call the mirror has not seen yet?
+			if n.mirror != nil {
+				n.mirror.Update(ctx)
+			}
+			var perr error
+			if cm, perr = n.commitmentOf(ctx, manifest); perr != nil {
+				return nil, fmt.Errorf("announce %s: anchor: %w", manifest, err)
+			}
 		}
 	}
 	enc, err := sm.Encode()

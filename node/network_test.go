@@ -14,6 +14,7 @@ import (
 
 	"github.com/cohortnet/cohortnet/cohort"
 	"github.com/cohortnet/cohortnet/consortium"
+	"github.com/cohortnet/cohortnet/ledger"
 	"github.com/cohortnet/cohortnet/p2p"
 )
 
@@ -42,10 +43,12 @@ func TestForgedAnnouncementsReachNoCatalogue(t *testing.T) {
 	ctx := t.Context()
 	a := nw.hospA
 	real := publish(t, a, "forgery-base", cohort.AccessRestricted, 200)
-	realCM, err := a.node.commitmentOf(ctx, real.CID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	var realCM *ledger.Commitment
+	eventually(t, 10*time.Second, "the publisher's mirror proves the publication", func() bool {
+		var err error
+		realCM, err = a.node.commitmentOf(ctx, real.CID)
+		return err == nil
+	})
 	enc := func(sm *cohort.SignedManifest) []byte {
 		b, err := sm.Encode()
 		if err != nil {
