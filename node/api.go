@@ -116,7 +116,7 @@ func (n *Node) APIToken() string { return n.token }
 //	GET    /api/v1/fetch/{job}           one job with progress
 //	POST   /api/v1/query                 query.QueryHandler
 //	POST   /api/v1/aggregate             query.AggregateRequest, sent to every hospital -> query.Combined; ?local=1: this node's signed answer
-//	GET    /api/v1/ae/signals            query.SignalsHandler over the local datasets
+//	GET    /api/v1/ae/signals            query.SignalsHandler over the local datasets; ?federated=1: pooled signed counts of every hospital ({"signals", "problems"})
 //	GET    /api/v1/ledger/checkpoint     {"checkpoint", "size", "split_views"}
 //	GET    /api/v1/ledger/entries        ?from= &limit= (default 100)
 //	GET    /api/v1/access/requests       requests for this node's datasets without a live grant
@@ -144,7 +144,7 @@ func (n *Node) Handler() http.Handler {
 	})
 	api.Handle("POST /api/v1/query", n.withEngine(query.QueryHandler(n.engineOrEmpty, n.checkpointText, n.log)))
 	api.HandleFunc("POST /api/v1/aggregate", n.apiAggregate)
-	api.Handle("GET /api/v1/ae/signals", n.withEngine(query.SignalsHandler(n.engineOrEmpty)))
+	api.Handle("GET /api/v1/ae/signals", n.signalsHandler())
 	api.HandleFunc("GET /api/v1/ledger/checkpoint", n.apiCheckpoint)
 	api.HandleFunc("GET /api/v1/ledger/entries", n.apiEntries)
 	api.HandleFunc("GET /api/v1/access/requests", n.apiRequests)
@@ -684,4 +684,54 @@ func (n *Node) apiConsortium(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, 200, map[string]any{"version": n.cons.Load().Version})
+}
+
+// signalsHandler serves GET /api/v1/ae/signals: over the local datasets, or
+// pooled from every hospital with federated=1.
+func (n *Node) signalsHandler() http.Handler {
+	local := n.withEngine(query.SignalsHandler(n.engineOrEmpty))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if q.Get("federated") != "1" && q.Get("federated") != "true" {
+			local.ServeHTTP(w, r)
+			return
+		}
+		cfg := query.SignalConfig{Source: q.Get("source")}
+		var minCount int64 = 3
+		for name, dst := range map[string]*int64{"min_count": &minCount} {
+			if s := q.Get(name); s != "" {
+				v, err := strconv.ParseInt(s, 10, 64)
+				if err != nil {
+					apiError(w, 400, fmt.Errorf("%s=%q: not a number", name, s))
+					return
+				}
+				*dst = v
+			}
+		}
+		if s := q.Get("window"); s != "" {
+			v, err := strconv.Atoi(s)
+			if err != nil {
+				apiError(w, 400, fmt.Errorf("window=%q: not a number", s))
+				return
+			}
+			cfg.Window = v
+		}
+		if s := q.Get("seed"); s != "" {
+			v, err := strconv.ParseUint(s, 10, 64)
+			if err != nil {
+				apiError(w, 400, fmt.Errorf("seed=%q: not a number", s))
+				return
+			}
+			cfg.Seed = v
+		}
+		sig, problems, err := n.AESignals(r.Context(), cfg, minCount, q.Get("drug"), q.Get("event"))
+		if err != nil {
+			apiError(w, 400, err)
+			return
+		}
+		if sig == nil {
+			sig = []query.Signal{}
+		}
+		writeJSON(w, 200, map[string]any{"signals": sig, "problems": problems})
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/cohortnet/cohortnet/cohort"
 	"github.com/cohortnet/cohortnet/internal/datadir"
 	"github.com/cohortnet/cohortnet/ledger"
+	"github.com/cohortnet/cohortnet/query"
 )
 
 // The API asks for the token, lists cohorts with their status, grants, runs
@@ -123,3 +125,32 @@ func TestAPI(t *testing.T) {
 }
 
 func jsonNumber(i uint64) string { b, _ := json.Marshal(i); return string(b) }
+
+// A federated aggregate reaches every hospital over libp2p; each answers from
+// its own datasets, signs, and records a release entry in the ledger.
+func TestFederatedAggregate(t *testing.T) {
+	nw := testNet(t)
+	ctx := t.Context()
+	publish(t, nw.hospB, "aggregate-study", cohort.AccessAggregateOnly, 2000)
+	publish(t, nw.hospA, "aggregate-study", cohort.AccessAggregateOnly, 3000)
+	c, err := nw.agency.node.Aggregate(ctx, query.AggregateRequest{ID: "t1", Table: "person", GroupBy: []string{"gender"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"hospital-a", "hospital-b"} {
+		if !slices.Contains(c.Answered, want) {
+			t.Errorf("answered %v (missing %v, rejected %v), want %s", c.Answered, c.Missing, c.Rejected, want)
+		}
+	}
+	if len(c.Cells) != 2 {
+		t.Fatalf("cells %+v", c.Cells)
+	}
+	eventually(t, 15*time.Second, "release entries for the agency", func() bool {
+		for _, e := range nw.agency.node.Entries(0, 100000) {
+			if e.Kind == "release" && e.Recipient == nw.agency.id.String() && e.Dataset == "hospital-b/aggregate-study" {
+				return true
+			}
+		}
+		return false
+	})
+}

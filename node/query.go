@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/cohortnet/cohortnet/cohort"
+	"github.com/cohortnet/cohortnet/consortium"
 	"github.com/cohortnet/cohortnet/ledger"
 	"github.com/cohortnet/cohortnet/p2p"
 	"github.com/cohortnet/cohortnet/query"
@@ -144,9 +145,11 @@ func hashOrHex(s string) []byte {
 }
 
 // aggregateHandler serves AggregateProtocol with the authenticated peer as
-// the requester.
+// the requester: POST /aggregate (a query.AggregateRequest) and POST /ae
+// (a query.SignalConfig, answered with a signed query.AEAnswer).
 func (n *Node) aggregateHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /aggregate", func(w http.ResponseWriter, r *http.Request) {
 		var req query.AggregateRequest
 		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
 			http.Error(w, "decode aggregate request", http.StatusBadRequest)
@@ -162,6 +165,78 @@ func (n *Node) aggregateHandler() http.Handler {
 		}
 		query.AggregateHandler(func() *query.Answerer { return ans }).ServeHTTP(w, r)
 	})
+	mux.HandleFunc("POST /ae", func(w http.ResponseWriter, r *http.Request) {
+		var cfg query.SignalConfig
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&cfg); err != nil {
+			http.Error(w, "decode signal request", http.StatusBadRequest)
+			return
+		}
+		cfg.OwnOnly = true
+		ans, err := n.Answerer(r.Context())
+		if err != nil {
+			http.Error(w, "no query engine", http.StatusServiceUnavailable)
+			return
+		}
+		a, err := ans.AnswerAE(r.Context(), p2p.RequestPeer(r).String(), cfg)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(a)
+	})
+	return mux
+}
+
+// hospitals are the members with the hospital role.
+func (n *Node) hospitals() []consortium.Member {
+	var out []consortium.Member
+	for _, m := range n.cons.Load().Members {
+		if m.HasRole("hospital") {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// AESignals asks every hospital for its signed adverse-event counts (own
+// datasets only, small values suppressed) over AggregateProtocol, pools them
+// and computes the signals. It also returns the institutions that did not
+// answer or whose answers were rejected, with why.
+func (n *Node) AESignals(ctx context.Context, cfg query.SignalConfig, minCount int64, drug, event string) ([]query.Signal, []string, error) {
+	var mu sync.Mutex
+	var answers []*query.AEAnswer
+	var problems []string
+	var wg sync.WaitGroup
+	for _, m := range n.hospitals() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var a *query.AEAnswer
+			var err error
+			if m.Peer == n.self {
+				var ans *query.Answerer
+				if ans, err = n.Answerer(ctx); err == nil {
+					c := cfg
+					c.OwnOnly = true
+					a, err = ans.AnswerAE(ctx, n.self.String(), c)
+				}
+			} else {
+				a = &query.AEAnswer{}
+				err = n.askPeer(ctx, m.Peer, "/ae", cfg, a)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", m.ShortName, err))
+				return
+			}
+			answers = append(answers, a)
+		}()
+	}
+	wg.Wait()
+	sig, rejected := query.PooledSignals(answers, minCount, drug, event)
+	return sig, append(problems, rejected...), nil
 }
 
 // Aggregate sends req to every member with the hospital role (this node
@@ -206,6 +281,19 @@ func (n *Node) askAggregate(ctx context.Context, id peer.ID, req query.Aggregate
 		}
 		return ans.Answer(ctx, req)
 	}
+	var a query.AggregateAnswer
+	if err := n.askPeer(ctx, id, "/aggregate", req, &a); err != nil {
+		return nil, err
+	}
+	if a.Peer != id.String() {
+		return nil, errors.New("answer signed by another peer")
+	}
+	return &a, nil
+}
+
+// askPeer posts in as JSON to path on id's AggregateProtocol handler and
+// decodes the answer into out.
+func (n *Node) askPeer(ctx context.Context, id peer.ID, path string, in, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if len(n.host.Network().ConnsToPeer(id)) == 0 {
@@ -215,35 +303,31 @@ func (n *Node) askAggregate(ctx context.Context, id peer.ID, req query.Aggregate
 	}
 	hc, err := n.host.HTTPClient(AggregateProtocol, id)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	b, err := json.Marshal(req)
+	b, err := json.Marshal(in)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "/aggregate", bytes.NewReader(b))
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, path, bytes.NewReader(b))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	resp, err := hc.Do(hreq)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(body))
+		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(body))
 	}
-	var a query.AggregateAnswer
-	if err := json.Unmarshal(body, &a); err != nil {
-		return nil, fmt.Errorf("decode answer: %w", err)
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("decode answer: %w", err)
 	}
-	if a.Peer != id.String() {
-		return nil, errors.New("answer signed by another peer")
-	}
-	return &a, nil
+	return nil
 }

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 
 	"github.com/spf13/cobra"
 
+	"github.com/cohortnet/cohortnet/node"
 	"github.com/cohortnet/cohortnet/query"
 )
 
@@ -26,6 +30,7 @@ func newAESignalsCmd() *cobra.Command {
 	var cfg query.SignalConfig
 	var drug, event, format, by string
 	var minCount int64
+	var local bool
 	cmd := &cobra.Command{
 		Use:   "signals",
 		Short: "Compute PRR, ROR and IC with their flags per drug–event pair",
@@ -38,7 +43,12 @@ table (a, b, c, d), PRR with its 95% CI and the Yates chi-square, ROR with its
 per person. --source exposures indexes exposed persons at their first exposure,
 gives the unexposed index dates sampled from the exposed (--seed), and counts
 events starting within --window days after the index; safe-harbor datasets with
-years only are skipped (they have no day-level dates).`,
+years only are skipped (they have no day-level dates).
+
+When a node runs, the counts come from every hospital over the network: each
+releases signed counts from the datasets it published, values below its
+minimum cell suppressed, and the signals are computed over the pooled counts
+(a pooled a is then a lower bound). --local counts the local datasets only.`,
 		Example: `  cohortnet ae signals
   cohortnet ae signals --source exposures --window 30 --min-count 5 --format csv
   cohortnet ae signals --drug 314076 --event 41291007 --format json
@@ -48,6 +58,25 @@ years only are skipped (they have no day-level dates).`,
 			ctx := cmd.Context()
 			if g.json && !cmd.Flags().Changed("format") {
 				format = query.FormatJSON
+			}
+			if !local && by == "" {
+				if c, err := node.Dial(ctx, dataDir()); err == nil {
+					v := url.Values{"federated": {"1"}, "source": {cfg.Source}, "window": {fmt.Sprint(cfg.Window)},
+						"seed": {fmt.Sprint(cfg.Seed)}, "min_count": {fmt.Sprint(minCount)}, "drug": {drug}, "event": {event}}
+					var res struct {
+						Signals  []query.Signal `json:"signals"`
+						Problems []string       `json:"problems"`
+					}
+					if err := c.Do(ctx, http.MethodGet, "/api/v1/ae/signals?"+v.Encode(), nil, &res); err != nil {
+						return err
+					}
+					for _, p := range res.Problems {
+						fmt.Fprintln(cmd.ErrOrStderr(), "not pooled:", p)
+					}
+					return query.WriteSignals(cmd.OutOrStdout(), res.Signals, format)
+				} else if !errors.Is(err, node.ErrNotRunning) {
+					return err
+				}
 			}
 			e, _, err := qf.openEngine(ctx)
 			if err != nil {
@@ -94,7 +123,8 @@ years only are skipped (they have no day-level dates).`,
 	fl.StringVar(&drug, "drug", "", "only this drug code")
 	fl.StringVar(&event, "event", "", "only this event code")
 	fl.Int64Var(&minCount, "min-count", 3, "only pairs with at least this many cases (a)")
-	fl.StringVar(&by, "by", "", "split report signals by calendar period: quarter")
+	fl.StringVar(&by, "by", "", "split report signals by calendar period: quarter (local datasets only)")
+	fl.BoolVar(&local, "local", false, "count the local datasets only, even when a node runs")
 	fl.StringVar(&format, "format", query.FormatTable, "table, csv, json or jsonl")
 	return cmd
 }
