@@ -87,28 +87,26 @@ class Client:
 
     def peers(self):
         """The consortium's members as a DataFrame (name, short name, roles, connected)."""
-        p = self._json("GET", "peers")
-        df = pd.DataFrame(p["members"])
-        df.attrs["consortium"] = p.get("consortium")
-        return df
+        return pd.DataFrame(self._json("GET", "peers"))
 
-    def cohorts(self, condition=None, drug=None, institution=None, min_persons=None, q=None):
+    def cohorts(self, condition=None, drug=None, institution=None, min_persons=None, q=None, all_versions=False):
         """Datasets with their provenance and what this node verified of them."""
         rows = self._json("GET", "cohorts", dict(condition=condition, drug=drug, institution=institution,
-                                                 min_persons=min_persons, q=q))
+                                                 min_persons=min_persons, q=q, all="1" if all_versions else None))
         out = []
         for c in rows:
-            v = c.pop("verification", {})
-            c["signature_ok"] = v.get("signature", False)
-            c["in_ledger"] = v.get("ledger", False)
-            c["ledger_index"] = v.get("ledger_index")
-            c["cosignatures"] = v.get("cosignatures", 0)
-            c["fetched"] = v.get("local", False)
+            st = c.pop("status", {})
+            c["signature_ok"] = st.get("signature", False)
+            c["in_ledger"] = st.get("anchored", False)
+            c["ledger_index"] = st.get("ledger_index", 0)
+            c["cosignatures"] = st.get("witnesses", 0)
+            c["held"] = st.get("held", False)
+            c["retracted"] = st.get("retracted", False)
             out.append(c)
         return pd.DataFrame(out)
 
     def cohort(self, manifest):
-        """One dataset version: schema, summary, versions, provenance, access."""
+        """One dataset version: listing, status and the manifest itself (DAG-JSON)."""
         return self._json("GET", "cohorts/" + urllib.parse.quote(manifest))
 
     def query(self, sql, timeout=None):
@@ -140,12 +138,20 @@ class Client:
         return pd.DataFrame(out)
 
     def checkpoint(self):
-        """The latest cosigned ledger checkpoint this node verified."""
-        return self._json("GET", "ledger/checkpoint")
+        """The latest cosigned ledger checkpoint this node verified: size, note text,
+        and who signed it (the operator first, then the witnesses)."""
+        cp = self._json("GET", "ledger/checkpoint")
+        note = cp.get("checkpoint", "")
+        sigs = note.split("\n\n", 1)[1] if "\n\n" in note else ""
+        cp["signers"] = [l[2:].split(" ")[0] for l in sigs.splitlines() if l.startswith("\u2014 ")]
+        return cp
 
-    def entries(self, limit=None):
-        """The ledger's entries, newest first, as a DataFrame."""
-        return pd.DataFrame(self._json("GET", "ledger/entries", dict(limit=limit)))
+    def entries(self, last=None, start=0, limit=1000):
+        """Ledger entries in log order as a DataFrame; last=N gives the newest N."""
+        if last is not None:
+            start = max(0, self.checkpoint().get("size", 0) - last)
+            limit = last
+        return pd.DataFrame(self._json("GET", "ledger/entries", {"from": start, "limit": limit}))
 
     def request_access(self, dataset, purpose):
         """Files an access request in the ledger; returns its entry index."""

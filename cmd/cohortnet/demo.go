@@ -40,8 +40,8 @@ It prints the story with timings, CIDs and the top signals, or one JSON object
 with --json. Any failed step exits non-zero naming the step. --keep DIR leaves
 every participant's data directory in DIR.
 
---serve keeps every participant running after the story and serves the
-researcher's local API (/api/v1, the token in its api.token) and the web
+--serve keeps every node running after the story; the researcher's node
+serves its local API (/api/v1, the token in its api.token) and the web
 dashboard on --api, printing the dashboard's URL (with the token in its
 fragment) until Ctrl-C. The notebooks in notebooks/ connect to it with
 COHORTNET_API and COHORTNET_TOKEN.`,
@@ -65,6 +65,9 @@ COHORTNET_API and COHORTNET_TOKEN.`,
 			if !g.json {
 				cfg.Out = cmd.OutOrStdout()
 			}
+			if serve {
+				cfg.API, cfg.UI = apiAddr, web.Handler()
+			}
 			d, err := demo.Run(ctx, cfg)
 			if err != nil {
 				return exitError{code: 1, msg: err.Error()}
@@ -82,17 +85,14 @@ COHORTNET_API and COHORTNET_TOKEN.`,
 			if !serve {
 				return nil
 			}
-			s, err := d.Serve(apiAddr, web.Handler())
-			if err != nil {
-				return exitError{code: 1, msg: err.Error()}
-			}
+			url, token := d.API()
 			// On stderr with --json, so stdout stays one JSON object.
 			info := w
 			if g.json {
 				info = cmd.ErrOrStderr()
 			}
 			fmt.Fprintf(info, "dashboard: %s/#token=%s\napi: %s/api/v1 (COHORTNET_API=%s COHORTNET_TOKEN=%s)\nthe researcher's token is also in %s; Ctrl-C stops\n",
-				s.URL, s.Token, s.URL, s.URL, s.Token, d.Researcher().Join("api.token"))
+				url, token, url, url, token, d.Researcher().Join("api.token"))
 			<-ctx.Done()
 			return nil
 		},

@@ -7,26 +7,18 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/cohortnet/cohortnet/node/web"
+	"github.com/cohortnet/cohortnet/node"
 )
 
-var (
-	serveOnce sync.Once
-	served    *Serving
-	serveErr  error
-)
+// served is the researcher node's API as --serve offers it.
+type served struct{ URL, Token string }
 
-// serving is the fixture's API with the dashboard, started once.
-func serving(t *testing.T) *Serving {
+func serving(t *testing.T) served {
 	t.Helper()
-	serveOnce.Do(func() { served, serveErr = fixture.Serve("", web.Handler()) })
-	if serveErr != nil {
-		t.Fatal(serveErr)
-	}
-	return served
+	u, tok := fixture.API()
+	return served{u, tok}
 }
 
 // call does an API request with the token and decodes JSON into out.
@@ -53,7 +45,9 @@ func call(t *testing.T, method, path, body string, out any) int {
 	return resp.StatusCode
 }
 
-func TestAPIToken(t *testing.T) {
+// The researcher's node serves its API with the token in its data
+// directory, and the dashboard at "/" without one.
+func TestServedAPIAndDashboard(t *testing.T) {
 	s := serving(t)
 	tok, err := os.ReadFile(fixture.Researcher().Join("api.token"))
 	if err != nil {
@@ -61,9 +55,6 @@ func TestAPIToken(t *testing.T) {
 	}
 	if strings.TrimSpace(string(tok)) != s.Token {
 		t.Error("api.token does not hold the served token")
-	}
-	if fi, _ := os.Stat(fixture.Researcher().Join("api.token")); fi.Mode().Perm() != 0o600 {
-		t.Errorf("api.token mode %v, want 0600", fi.Mode().Perm())
 	}
 	for _, tc := range []struct {
 		name, auth string
@@ -88,7 +79,6 @@ func TestAPIToken(t *testing.T) {
 			}
 		})
 	}
-	// The dashboard itself needs no token: it holds no data.
 	resp, err := http.Get(s.URL + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -98,98 +88,22 @@ func TestAPIToken(t *testing.T) {
 	if resp.StatusCode != 200 || !bytes.Contains(b, []byte("app.js")) {
 		t.Errorf("GET / = %d, %q", resp.StatusCode, b[:min(len(b), 80)])
 	}
-}
 
-func TestAPIPeersAndCohorts(t *testing.T) {
-	var peers struct {
-		Members []Peer `json:"members"`
-		Quorum  int    `json:"quorum"`
+	var cohorts []node.Cohort
+	if code := call(t, "GET", "cohorts", "", &cohorts); code != 200 || len(cohorts) != 3 {
+		t.Fatalf("cohorts: %d, %d listed", code, len(cohorts))
 	}
-	if code := call(t, "GET", "peers", "", &peers); code != 200 {
-		t.Fatalf("peers: %d", code)
-	}
-	if len(peers.Members) != 5 || peers.Quorum != 2 {
-		t.Errorf("%d members, quorum %d: want 5 and 2", len(peers.Members), peers.Quorum)
-	}
-	for _, m := range peers.Members {
-		if !m.Connected && m.ShortName != "agency" {
-			t.Errorf("%s not connected to the researcher", m.ShortName)
-		}
-	}
-
-	var cohorts []CohortView
-	if code := call(t, "GET", "cohorts", "", &cohorts); code != 200 {
-		t.Fatalf("cohorts: %d", code)
-	}
-	if len(cohorts) != 3 {
-		t.Fatalf("%d cohorts, want 3", len(cohorts))
-	}
-	local := 0
+	held := 0
 	for _, c := range cohorts {
-		v := c.Verification
-		if !v.Signature || !v.Ledger || v.Cosignatures != 2 {
-			t.Errorf("%s: verification %+v", c.Name, v)
+		if !c.Status.Signature || !c.Status.Anchored || c.Status.Witnessed != 2 {
+			t.Errorf("%s: status %+v", c.Name, c.Status)
 		}
-		if v.Local {
-			local++
-		}
-		if v.Local == (c.Access == "aggregate-only") {
-			t.Errorf("%s (%s): local %v", c.Name, c.Access, v.Local)
+		if c.Status.Held {
+			held++
 		}
 	}
-	if local != 2 {
-		t.Errorf("%d local cohorts, want 2", local)
-	}
-	for _, tc := range []struct {
-		query string
-		want  int
-	}{
-		{"institution=hospital-b", 1},
-		{"condition=angioedema", 3},
-		{"drug=314076", 3},
-		{"min_persons=1000000", 0},
-		{"q=nothing-like-this", 0},
-	} {
-		t.Run(tc.query, func(t *testing.T) {
-			var got []CohortView
-			if code := call(t, "GET", "cohorts?"+tc.query, "", &got); code != 200 {
-				t.Fatalf("status %d", code)
-			}
-			if len(got) != tc.want {
-				t.Errorf("%d cohorts, want %d", len(got), tc.want)
-			}
-		})
-	}
-
-	var one map[string]any
-	if code := call(t, "GET", "cohorts/"+cohorts[0].Manifest, "", &one); code != 200 {
-		t.Fatalf("cohort: %d", code)
-	}
-	for _, k := range []string{"tables", "summary", "versions", "provenance", "access", "verification"} {
-		if one[k] == nil {
-			t.Errorf("cohort page has no %s", k)
-		}
-	}
-	if code := call(t, "GET", "cohorts/bafkqaaa", "", nil); code != 404 {
-		t.Errorf("unknown cohort: %d, want 404", code)
-	}
-}
-
-func TestAPIQueryAndSignals(t *testing.T) {
-	var res struct {
-		Columns []struct{ Name string } `json:"columns"`
-		Rows    [][]any                 `json:"rows"`
-		Prov    struct {
-			Datasets   []struct{ Manifest string } `json:"datasets"`
-			Checkpoint string                      `json:"checkpoint"`
-		} `json:"provenance"`
-	}
-	code := call(t, "POST", "query", `{"sql":"SELECT source_institution, count(*) FROM cohorts.person GROUP BY 1 ORDER BY 1"}`, &res)
-	if code != 200 || len(res.Rows) != 2 || len(res.Prov.Datasets) != 2 || res.Prov.Checkpoint == "" {
-		t.Errorf("query: %d, %+v", code, res)
-	}
-	if code := call(t, "POST", "query", `{"sql":"COPY (SELECT 1) TO '/tmp/x.csv'"}`, nil); code < 400 {
-		t.Errorf("a write through the API: %d, want refused", code)
+	if held != 2 {
+		t.Errorf("%d cohorts held by the researcher, want 2", held)
 	}
 
 	var sig []map[string]any
@@ -204,39 +118,7 @@ func TestAPIQueryAndSignals(t *testing.T) {
 	}
 	for _, p := range fixture.truth.Signals {
 		if !flagged[p.Drug+">"+p.Event] {
-			t.Errorf("planted %s → %s not flagged over the researcher's two datasets", p.DrugName, p.EventName)
+			t.Errorf("planted %s → %s not flagged over the researcher's two fetched datasets", p.DrugName, p.EventName)
 		}
-	}
-}
-
-func TestAPILedgerAndRequest(t *testing.T) {
-	var before []AuditEntry
-	if code := call(t, "GET", "ledger/entries", "", &before); code != 200 {
-		t.Fatalf("entries: %d", code)
-	}
-	var r struct {
-		Index uint64 `json:"index"`
-	}
-	if code := call(t, "POST", "access/requests", `{"dataset":"hospital-c/synthetic-ehr","purpose":"API test"}`, &r); code != 201 {
-		t.Fatalf("request: %d", code)
-	}
-	if code := call(t, "POST", "access/requests", `{"dataset":"nobody/nothing","purpose":"x"}`, nil); code != http.StatusForbidden {
-		t.Errorf("request for an unpublished dataset: %d, want 403", code)
-	}
-	var cp struct {
-		Size       uint64 `json:"size"`
-		Checkpoint string `json:"checkpoint"`
-		Witnesses  []any  `json:"witnesses"`
-	}
-	if code := call(t, "GET", "ledger/checkpoint", "", &cp); code != 200 {
-		t.Fatalf("checkpoint: %d", code)
-	}
-	if cp.Size != uint64(len(before))+1 || r.Index != uint64(len(before)) || len(cp.Witnesses) != 2 {
-		t.Errorf("after a request: size %d (index %d), was %d entries; %d witnesses", cp.Size, r.Index, len(before), len(cp.Witnesses))
-	}
-	var latest []AuditEntry
-	call(t, "GET", "ledger/entries?limit=1", "", &latest)
-	if len(latest) != 1 || latest[0].Kind != "request" || latest[0].Author != "research-lab" || latest[0].Subject != "API test" {
-		t.Errorf("latest entry %+v", latest)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"sync"
 	"time"
@@ -16,9 +17,7 @@ import (
 	"github.com/cohortnet/cohortnet/cohort"
 	"github.com/cohortnet/cohortnet/internal/datadir"
 	"github.com/cohortnet/cohortnet/internal/synth"
-	"github.com/cohortnet/cohortnet/ledger"
-	"github.com/cohortnet/cohortnet/p2p"
-	"github.com/cohortnet/cohortnet/query"
+	"github.com/cohortnet/cohortnet/node"
 )
 
 // Config says how big the demo is. Its zero value runs the default demo in
@@ -36,6 +35,11 @@ type Config struct {
 	Dir string
 	// Out receives the story as it happens, one line per fact; nil: nothing.
 	Out io.Writer
+	// API is the researcher node's local HTTP API address (host:port);
+	// empty: a free loopback port. The other nodes serve no API port.
+	API string
+	// UI, if set, is the dashboard the researcher's node serves at "/".
+	UI http.Handler
 	// Logger receives the packages' operational messages; nil discards them.
 	Logger *slog.Logger
 }
@@ -172,21 +176,18 @@ type StepError struct {
 func (e *StepError) Error() string { return "demo: " + e.Step + ": " + e.Err.Error() }
 func (e *StepError) Unwrap() error { return e.Err }
 
-// participant is one data directory of the demo.
+// participant is one data directory of the demo and, once started, its node.
 type participant struct {
 	name, short, role string
 	dir               datadir.Dir
 	id                peer.ID
 	key               crypto.PrivKey
-	host              *p2p.Host     // members only
-	store             *cohort.Store // hospitals and the researcher
+	node              *node.Node
 
 	// hospitals
-	access       string
-	export       string
-	published    *cohort.Published
-	announcement []byte
-	engine       *query.Engine
+	access    string
+	export    string
+	published *cohort.Published
 }
 
 // Demo is a running demo network: the participants stay up until Close.
@@ -206,12 +207,7 @@ type Demo struct {
 	agency    *participant
 	ledgerURL string
 
-	servers        []*hospitalServer
-	verifiers      ledger.Verifiers
-	discovered     map[string]*discovered // dataset name -> what the researcher saw
-	fetched        []query.Dataset        // the researcher's copies
-	researchEngine *query.Engine          // over the researcher's copies
-	truth          *synth.Truth
+	truth *synth.Truth
 
 	cancel  context.CancelFunc
 	bg      sync.WaitGroup
@@ -223,8 +219,14 @@ type Demo struct {
 	last  time.Time
 }
 
-// Researcher is the researcher's data directory; Agency the agency's.
+// Researcher is the researcher's data directory.
 func (d *Demo) Researcher() datadir.Dir { return d.research.dir }
+
+// API is the researcher node's local HTTP API: its base URL and token (also
+// in the researcher's api.token).
+func (d *Demo) API() (url, token string) {
+	return "http://" + d.research.node.APIAddr(), d.research.node.APIToken()
+}
 
 // Agency is the agency's data directory.
 func (d *Demo) Agency() datadir.Dir { return d.agency.dir }
@@ -268,9 +270,8 @@ func Run(ctx context.Context, cfg Config) (*Demo, error) {
 		fn   func(ctx, bg context.Context) error
 	}{
 		{"consortium", d.setUp},
-		{"ledger", d.startLedger},
 		{"hospitals", d.prepareHospitals},
-		{"network", d.startNetwork},
+		{"nodes", d.startNodes},
 		{"publish", d.publish},
 		{"discover", d.discover},
 		{"request", d.request},

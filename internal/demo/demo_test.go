@@ -12,6 +12,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/cohortnet/cohortnet/cohort"
+	"github.com/cohortnet/cohortnet/node/web"
 )
 
 // The one demo every test of the package shares, started in TestMain with
@@ -29,7 +30,7 @@ func TestMain(m *testing.M) {
 	klog.LogToStderr(false) // Tessera's log lines stay out of the test output
 	klog.SetOutput(io.Discard)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	d, err := Run(ctx, Config{Patients: fixturePatients, Seed: 7, Out: &story})
+	d, err := Run(ctx, Config{Patients: fixturePatients, Seed: 7, Out: &story, UI: web.Handler()})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "demo fixture: %v\nstory so far:\n%s", err, story.String())

@@ -15,8 +15,6 @@ import (
 	"github.com/cohortnet/cohortnet/deid/source"
 	"github.com/cohortnet/cohortnet/internal/datadir"
 	"github.com/cohortnet/cohortnet/internal/synth"
-	"github.com/cohortnet/cohortnet/ledger/ledgerd"
-	"github.com/cohortnet/cohortnet/query"
 )
 
 // tiers are the hospitals' access tiers, in turn.
@@ -141,43 +139,6 @@ func (d *Demo) all() []*participant {
 	return append(append([]*participant{d.operator}, d.witnesses...), d.members()...)
 }
 
-// startLedger runs the operator and the witnesses (ledgerd) on loopback.
-func (d *Demo) startLedger(ctx, bg context.Context) error {
-	type role struct {
-		p    *participant
-		role string
-	}
-	roles := []role{}
-	for _, w := range d.witnesses {
-		roles = append(roles, role{w, "witness"})
-	}
-	roles = append(roles, role{d.operator, "ledger"})
-	for _, r := range roles {
-		ready := make(chan struct{}, 1)
-		done := make(chan error, 1)
-		go func() {
-			done <- ledgerd.Run(bg, ledgerd.Config{Data: r.p.dir, Roles: []string{r.role}, MirrorInterval: -1,
-				Logger: d.log, Ready: func(string, string) { ready <- struct{}{} }})
-		}()
-		d.closers = append(d.closers, func() error {
-			d.cancel()
-			<-done
-			return nil
-		})
-		select {
-		case <-ready:
-		case err := <-done:
-			return fmt.Errorf("%s (%s): %w", r.p.short, r.role, err)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(30 * time.Second):
-			return fmt.Errorf("%s (%s) did not start within 30s", r.p.short, r.role)
-		}
-	}
-	d.say("ledger operator and witnesses %s serving", joinShort(d.witnesses))
-	return nil
-}
-
 func joinShort(ps []*participant) string {
 	var s []string
 	for _, p := range ps {
@@ -241,18 +202,6 @@ func (d *Demo) prepareHospital(ctx context.Context, i int, h *participant) error
 	d.say("%s: synthetic export of %d patients in %.1fs, de-identified (expert mode) in %.1fs: %s",
 		h.short, d.cfg.patients(), t1.Sub(t0).Seconds(), time.Since(t1).Seconds(), "k-anonymity generalization "+strings.Join(levels, ", "))
 	return nil
-}
-
-// datasetFor is the query engine's view of a manifest kept in st.
-func datasetFor(st *cohort.Store, c fmt.Stringer, m *cohort.Manifest, own bool) query.Dataset {
-	ds := query.Dataset{Name: m.Name, Institution: cohort.Institution(m.Name), Manifest: c.String(), Mode: m.Deid.Mode,
-		Intervals: m.Deid.Intervals, Own: own, Tables: map[string][]string{}}
-	for _, t := range m.Tables {
-		for _, f := range t.Files {
-			ds.Tables[t.Name] = append(ds.Tables[t.Name], st.Path(f.CID))
-		}
-	}
-	return ds
 }
 
 // demoPolicy is the expert preset with k-anonymity (k = 11) over year of

@@ -119,19 +119,39 @@ function table(cols, rows, opts = {}) {
 
 // --- pages -----------------------------------------------------------------
 
+// whoami caches the members by peer id (and which one is this node).
+let membersCache = null;
+async function members() {
+  if (!membersCache) {
+    const list = await api("peers");
+    membersCache = { byID: new Map(list.map((m) => [m.peer, m])), self: list.find((m) => m.self), list };
+  }
+  return membersCache;
+}
+function who(ms, id) { const m = id && ms.byID.get(id); return m ? m.short_name : (id ? shortCID(id) : ""); }
+
+// cosigners reads the signature lines of a checkpoint note: the operator's
+// first, then the witnesses'.
+function cosigners(note) {
+  const sigs = (note || "").split("\n\n").slice(1).join("\n").split("\n").filter((l) => l.startsWith("\u2014 "));
+  return sigs.map((l) => l.slice(2).split(" ")[0]);
+}
+
 async function pageNetwork() {
-  const p = await api("peers");
-  main.append(el("h2", {}, "Network: " + p.consortium), el("p", { class: "muted" }, "Configuration version " + p.version + " (signed by the consortium key)."));
+  membersCache = null;
+  const [ms, cp] = await Promise.all([members(), api("ledger/checkpoint")]);
+  main.append(el("h2", {}, "Network"), el("p", { class: "muted" }, ms.list.length + " members in the signed consortium configuration; this node is " + (ms.self ? ms.self.name : "?") + "."));
   main.append(table([
     { key: "name", label: "Member", render: (m) => [m.name, m.self ? " (this node)" : ""] },
     { key: "short_name", label: "Short name" },
-    { key: "roles", label: "Roles", render: (m) => m.roles.map((r) => badge(r, "tier")) },
-    { key: "connected", label: "Connection", render: (m) => m.connected ? badge("connected", "ok") : badge("not connected", "warn") },
+    { key: "roles", label: "Roles", render: (m) => (m.roles || []).map((r) => badge(r, "tier")) },
+    { key: "connected", label: "Connection", render: (m) => m.self ? badge("self", "ok") : m.connected ? badge("connected", "ok") : badge("not connected", "warn") },
     { key: "peer", label: "Peer id", render: (m) => el("code", {}, m.peer) },
-  ], p.members, { class: "members" }));
-  main.append(el("h2", {}, "Ledger"));
-  main.append(el("p", {}, "Operator ", el("code", {}, p.ledger.peer), " at ", el("code", {}, p.ledger.url)));
-  main.append(el("p", {}, "Witnesses (quorum " + p.quorum + "): ", (p.witnesses || []).map((w) => badge(w.name, "ok", w.http))));
+  ], ms.list, { class: "members" }));
+  const sig = cosigners(cp.checkpoint);
+  main.append(el("h2", {}, "Ledger"),
+    el("p", {}, "Log ", el("code", {}, (cp.checkpoint || "").split("\n")[0]), ", " + fmtNum(cp.size) + " entries."),
+    el("p", {}, "Signed by the operator and cosigned by the witnesses: ", sig.map((n, i) => badge(n, "ok", i === 0 ? "operator" : "witness"))));
 }
 
 async function pageCohorts(params) {
@@ -156,34 +176,39 @@ async function pageCohorts(params) {
     { key: "persons", label: "Persons", num: true },
     { key: "years", label: "Years", render: (c) => c.year_min ? c.year_min + "–" + c.year_max : "" },
     { key: "access", label: "Access", render: (c) => badge(c.access, "tier") },
-    { key: "verification", label: "Verification", render: verificationBadges },
+    { key: "status", label: "Verification", render: (c) => statusBadges(c.status) },
   ], list, { class: "cohorts" }));
 }
 
-function verificationBadges(c) {
-  const v = c.verification || {};
+function statusBadges(st) {
+  const v = st || {};
   return [
     v.signature ? badge("signature ✓", "ok", "the publisher's Ed25519 signature over the manifest CID verifies") : badge("signature ✗", "bad"),
-    v.ledger ? badge("ledger #" + v.ledger_index, "ok", "its publish entry is in the verified ledger") : badge("not in ledger", "bad"),
-    v.cosignatures ? badge(v.cosignatures + " cosignatures", "ok", "witness cosignatures on the checkpoint") : badge("no cosignatures", "warn"),
-    v.local ? badge("local, CIDs ✓", "ok", "fetched; every file hashes to its CID") : badge("not fetched", "warn"),
+    v.anchored ? badge("ledger #" + v.ledger_index, "ok", "its publish entry is in this node's verified ledger copy") : badge("not in ledger", "bad"),
+    v.witnesses ? badge(v.witnesses + " cosignatures", "ok", "witness cosignatures on the checkpoint") : badge("no cosignatures", "warn"),
+    v.retracted ? badge("retracted", "bad") : null,
+    v.own ? badge("published here", "ok") : v.held ? badge("held, CIDs ✓", "ok", "fetched; every chunk and file verified") : badge("not fetched", "warn"),
   ];
 }
 
 async function pageCohort(cid) {
-  const c = await api("cohorts/" + encodeURIComponent(cid));
-  const l = c.listing;
-  main.append(el("h2", {}, l.name + " v" + l.version), el("p", {}, c.title), el("p", { class: "muted" }, c.description));
-  main.append(el("p", {}, badge(l.access, "tier"), verificationBadges(c)));
-  const acc = c.access || {};
+  const [c, ms] = await Promise.all([api("cohorts/" + encodeURIComponent(cid)), members()]);
+  const l = c.listing, m = c.manifest || {}, st = c.status || {};
+  main.append(el("h2", {}, l.name + " v" + l.version), el("p", {}, m.title || l.title), el("p", { class: "muted" }, m.description || ""));
+  main.append(el("p", {}, badge(l.access, "tier"), statusBadges(st)));
+
   const req = el("div", {});
-  if (l.access === "aggregate-only") req.append(el("p", { class: "muted" }, "Aggregate-only: no rows leave the hospital; ask for federated aggregates instead."));
-  else if (acc.granted) req.append(el("p", { class: "notice" }, "You hold a live grant for this dataset."));
-  else if (acc.requested) req.append(el("p", { class: "notice" }, "You have requested access" + (l.access === "registered" ? " (registered tier: granted by the request)." : "; waiting for the publisher's grant.")));
-  if (l.access !== "aggregate-only" && !acc.granted) {
+  const [grants, reqs] = await Promise.all([api("access/grants"), api("access/requests")]);
+  const self = ms.self ? ms.self.peer : "";
+  const granted = grants.some((g) => g.dataset === l.name && g.grantee === self);
+  const requested = reqs.some((r) => r.dataset === l.name && r.author === self);
+  if (st.own) req.append(el("p", { class: "notice" }, "This node published this dataset."));
+  else if (l.access === "aggregate-only") req.append(el("p", { class: "muted" }, "Aggregate-only: no rows leave the hospital; ask for federated aggregates instead."));
+  else if (granted) req.append(el("p", { class: "notice" }, "This node holds a live grant for this dataset."));
+  else if (requested) req.append(el("p", { class: "notice" }, "This node has requested access" + (l.access === "registered" ? " (registered tier: the request grants it)." : "; waiting for the publisher's grant.")));
+  if (!st.own && l.access !== "aggregate-only" && !granted) {
     const purpose = el("input", { placeholder: "purpose of the request", size: 50, name: "purpose" });
-    const btn = el("button", { type: "submit", class: "request-access" }, "Request access");
-    const f = el("form", { class: "search" }, purpose, btn);
+    const f = el("form", { class: "search" }, purpose, el("button", { type: "submit", class: "request-access" }, "Request access"));
     f.addEventListener("submit", async (ev) => {
       ev.preventDefault();
       try {
@@ -196,54 +221,61 @@ async function pageCohort(cid) {
   main.append(el("h3", {}, "Access"), req);
 
   const grid = el("div", { class: "grid2" });
-  const s = c.summary || {};
+  const s = m.summary || {};
   const codes = (title, list) => [el("h3", {}, title), table([
-    { key: "Name", label: "Name", render: (x) => x.Name || x.name },
-    { key: "Code", label: "Code", render: (x) => el("code", {}, x.Code || x.code) },
-    { key: "Count", label: "Persons", num: true, render: (x) => fmtNum(x.Count ?? x.count) },
+    { key: "name", label: "Name" },
+    { key: "code", label: "Code", render: (x) => el("code", {}, x.code) },
+    { key: "count", label: "Persons", num: true },
   ], list || [])];
   grid.append(el("div", {}, el("h3", {}, "Public summary"),
-    el("p", {}, fmtNum(s.Persons ?? l.persons) + " persons, years " + (s.YearMin ?? l.year_min) + "–" + (s.YearMax ?? l.year_max) + "; counts under 11 suppressed."),
-    codes("Most frequent conditions", s.Conditions), codes("Most frequent drugs", s.Drugs)));
-  const prov = c.provenance || {};
+    el("p", {}, fmtNum(s.persons ?? l.persons) + " persons, years " + (s.year_min ?? l.year_min) + "–" + (s.year_max ?? l.year_max) + "; small counts suppressed."),
+    codes("Most frequent conditions", s.conditions || l.conditions), codes("Most frequent drugs", s.drugs || l.drugs)));
+  const d = m.deid || {};
+  const all = await api("cohorts?all=1&institution=" + encodeURIComponent(l.institution));
   grid.append(el("div", {}, el("h3", {}, "Provenance"), table([
-    { key: "k", label: "" }, { key: "v", label: "", render: (r) => el("code", {}, fmt(r.v)) },
+    { key: "k", label: "" }, { key: "v", label: "", render: (r) => el("code", {}, fmt(r.v, 4)) },
   ], [
-    { k: "manifest", v: prov.manifest }, { k: "previous version", v: prov.previous || "none" },
-    { k: "publisher", v: (prov.publisher && (prov.publisher.Name + " " + prov.publisher.PeerID)) || "" },
-    { k: "created", v: prov.created }, { k: "de-identification", v: prov.deid_mode },
-    { k: "k achieved", v: prov.k_achieved }, { k: "highest risk", v: prov.highest_risk },
-    { k: "key fingerprint", v: prov.key_fingerprint || "" }, { k: "ledger entry", v: c.verification.ledger_index },
+    { k: "manifest", v: l.manifest }, { k: "previous version", v: (m.previous && m.previous["/"]) || "none" },
+    { k: "publisher", v: (m.publisher ? m.publisher.name + " " + m.publisher.peer_id : l.publisher) },
+    { k: "created", v: m.created || l.created }, { k: "licence", v: m.license },
+    { k: "de-identification", v: d.mode }, { k: "k achieved", v: d.k_achieved }, { k: "highest risk", v: d.highest_risk },
+    { k: "key fingerprint", v: d.key_fingerprint || "" }, { k: "ledger entry", v: st.ledger_index },
   ]), el("h3", {}, "Versions"), table([
     { key: "version", label: "Version", num: true },
     { key: "manifest", label: "Manifest", render: (v) => el("a", { href: "#/cohort/" + v.manifest, class: "mono" }, shortCID(v.manifest)) },
     { key: "created", label: "Created" },
     { key: "retracted", label: "", render: (v) => v.retracted ? badge("retracted", "bad") : "" },
-  ], c.versions || [])));
+  ], all.filter((v) => v.name === l.name))));
   main.append(grid);
   main.append(el("h3", {}, "Schema"));
-  for (const t of c.tables || []) {
-    main.append(el("details", {}, el("summary", {}, t.name + " — " + fmtNum(t.rows) + " rows, " + t.files + " file(s)"),
-      table([{ key: "Name", label: "Column" }, { key: "Type", label: "Arrow type" }, { key: "Nullable", label: "Nullable", render: (f) => f.Nullable ? "yes" : "no" }], t.schema || [])));
+  for (const t of m.tables || []) {
+    main.append(el("details", {}, el("summary", {}, t.name + " — " + fmtNum(t.rows) + " rows, " + (t.files || []).length + " file(s)"),
+      table([{ key: "name", label: "Column" }, { key: "type", label: "Arrow type" }, { key: "nullable", label: "Nullable", render: (f) => f.nullable ? "yes" : "no" }], t.schema || [])));
   }
 }
 
 async function pageLedger() {
-  const [cp, entries] = await Promise.all([api("ledger/checkpoint"), api("ledger/entries?limit=100")]);
+  const [cp, ms] = await Promise.all([api("ledger/checkpoint"), members()]);
+  const size = cp.size || 0;
+  const from = Math.max(0, size - 100);
+  const entries = (await api("ledger/entries?from=" + from + "&limit=100")).reverse();
+  const sig = cosigners(cp.checkpoint);
+  const splits = cp.split_views || [];
   main.append(el("h2", {}, "Ledger"),
     el("div", { class: "cards" },
-      el("div", { class: "card" }, el("div", { class: "muted" }, "Entries"), el("div", { class: "big ledger-size" }, fmtNum(cp.size))),
-      el("div", { class: "card" }, el("div", { class: "muted" }, "Witnesses (quorum " + cp.quorum + ")"), (cp.witnesses || []).map((w) => badge(w.name, "ok", w.url))),
-      el("div", { class: "card" }, el("div", { class: "muted" }, "Verification"), cp.verified ? badge("verified", "ok", cp.verification) : badge("not verified", "bad"), el("div", { class: "muted" }, cp.verification))),
-    el("h3", {}, "Latest cosigned checkpoint"), el("pre", {}, cp.checkpoint));
+      el("div", { class: "card" }, el("div", { class: "muted" }, "Entries"), el("div", { class: "big ledger-size" }, fmtNum(size))),
+      el("div", { class: "card" }, el("div", { class: "muted" }, "Signed by"), sig.map((n, i) => badge(n, "ok", i === 0 ? "operator" : "witness"))),
+      el("div", { class: "card" }, el("div", { class: "muted" }, "Verification"),
+        splits.length ? badge(splits.length + " split views seen", "bad") : badge("verified, no split view", "ok", "operator signature and witness quorum checked; every entry hashed to the root by this node"))),
+    el("h3", {}, "Latest cosigned checkpoint"), el("pre", {}, cp.checkpoint || ""));
   main.append(el("h3", {}, "Recent entries"), table([
     { key: "index", label: "#", num: true },
     { key: "kind", label: "Kind", render: (e) => badge(e.kind, e.kind === "retract" || e.kind === "revoke" ? "bad" : "tier") },
-    { key: "author", label: "Author" },
+    { key: "author", label: "Author", render: (e) => who(ms, e.author) },
     { key: "dataset", label: "Dataset / manifest", render: (e) => e.dataset || el("code", {}, shortCID(e.manifest)) },
-    { key: "subject", label: "Who / purpose" },
+    { key: "subject", label: "Who / purpose", render: (e) => e.grantee ? who(ms, e.grantee) : e.requester ? who(ms, e.requester) : e.recipient ? who(ms, e.recipient) : (e.purpose || "") },
     { key: "bytes", label: "Bytes", num: true, render: (e) => e.bytes ? fmtNum(e.bytes) : "" },
-    { key: "time", label: "Time" },
+    { key: "time", label: "Time", render: (e) => (e.time || "").replace("T", " ").slice(0, 19) },
   ], entries, { class: "entries" }));
 }
 
