@@ -234,78 +234,89 @@ func (l fhirLoc) err(field string, err error) error {
 	return &ParseError{File: l.path, Line: l.line, Entry: l.entry, Field: field, Err: err}
 }
 
-// fhirIter walks the resources of a list of files, one at a time.
+// fhirIter walks the resources of a list of files, a chunk at a time.
 type fhirIter struct {
 	files []fhirFile
 	want  func(typ string) bool
 
 	cur     fhirFile
-	f       *os.File
-	sc      *bufio.Scanner
-	line    int
+	blocks  *ndjsonBlocks
 	entries []json.RawMessage
 	urls    []string
 	ei      int
 }
 
-// next returns the next resource's raw JSON and where it is; ok false at
-// the end.
-func (it *fhirIter) next() (raw []byte, fullURL string, loc fhirLoc, ok bool, err error) {
+// nextChunk appends the next resources to c: the lines of one block of an
+// NDJSON file, or up to chunkResources resources of JSON files (single
+// resources or Bundle entries). It reports false, with c empty, at the end.
+// The resources c holds are its own: nothing reuses their bytes.
+func (it *fhirIter) nextChunk(c *rawChunk) (ok bool, err error) {
 	for {
-		if it.sc != nil {
-			if it.sc.Scan() {
-				it.line++
-				b := it.sc.Bytes()
-				if len(trimSpace(b)) == 0 {
-					continue
+		if it.blocks != nil {
+			ok, err := it.blocks.next(c)
+			if err != nil || !ok {
+				it.blocks.close()
+				it.blocks = nil
+				if err != nil {
+					return false, err
 				}
-				return b, "", fhirLoc{it.cur.path, it.line, -1}, true, nil
+				continue
 			}
-			err := it.sc.Err()
-			it.f.Close()
-			it.f, it.sc = nil, nil
-			if err != nil {
-				return nil, "", fhirLoc{}, false, &ParseError{File: it.cur.path, Line: it.line + 1, Entry: -1, Err: detail(ErrSyntax, "%v", err)}
+			if len(c.raws) > 0 {
+				return true, nil
 			}
 			continue
 		}
 		if it.entries != nil {
-			if it.ei < len(it.entries) {
+			for it.ei < len(it.entries) && len(c.raws) < chunkResources {
 				i := it.ei
 				it.ei++
-				return it.entries[i], it.urls[i], fhirLoc{it.cur.path, 0, i}, true, nil
+				c.raws = append(c.raws, it.entries[i])
+				c.urls = append(c.urls, it.urls[i])
+				c.locs = append(c.locs, fhirLoc{it.cur.path, 0, i})
 			}
-			it.entries, it.urls = nil, nil
+			if it.ei == len(it.entries) {
+				it.entries, it.urls = nil, nil
+			}
+			if len(c.raws) >= chunkResources {
+				return true, nil
+			}
 			continue
 		}
 		if len(it.files) == 0 {
-			return nil, "", fhirLoc{}, false, nil
+			return len(c.raws) > 0, nil
+		}
+		if it.files[0].ndjson && len(c.raws) > 0 {
+			return true, nil // an NDJSON file starts a chunk of its own
 		}
 		it.cur, it.files = it.files[0], it.files[1:]
 		if it.cur.typ != "" && it.cur.typ != "Bundle" && !it.want(it.cur.typ) {
 			continue
 		}
 		if it.cur.ndjson {
-			f, err := os.Open(it.cur.path)
+			b, err := openBlocks(it.cur.path)
 			if err != nil {
-				return nil, "", fhirLoc{}, false, err
+				return false, err
 			}
-			it.f = f
-			it.sc = bufio.NewScanner(f)
-			it.sc.Buffer(make([]byte, 0, 1<<20), maxLine)
-			it.line = 0
+			it.blocks = b
 			continue
 		}
 		data, err := os.ReadFile(it.cur.path)
 		if err != nil {
-			return nil, "", fhirLoc{}, false, err
+			return false, err
 		}
 		if it.cur.typ != "Bundle" {
-			return data, "", fhirLoc{it.cur.path, 0, -1}, true, nil
+			c.raws = append(c.raws, data)
+			c.urls = append(c.urls, "")
+			c.locs = append(c.locs, fhirLoc{it.cur.path, 0, -1})
+			if len(c.raws) >= chunkResources {
+				return true, nil
+			}
+			continue
 		}
 		var b fhirResource
 		if err := json.Unmarshal(data, &b); err != nil {
-			return nil, "", fhirLoc{}, false, jsonErr(it.cur.path, 0, -1, err)
+			return false, jsonErr(it.cur.path, 0, -1, err)
 		}
 		it.entries = make([]json.RawMessage, len(b.Entry))
 		it.urls = make([]string, len(b.Entry))
@@ -317,9 +328,32 @@ func (it *fhirIter) next() (raw []byte, fullURL string, loc fhirLoc, ok bool, er
 	}
 }
 
+// each calls fn for every resource in order, then reports the error that
+// ended the input, if any; fn's error stops the walk.
+func (it *fhirIter) each(fn func(raw []byte, url string, loc fhirLoc) error) error {
+	defer it.close()
+	for {
+		var c rawChunk
+		ok, err := it.nextChunk(&c)
+		for i, raw := range c.raws {
+			if err := fn(raw, c.urls[i], c.locs[i]); err != nil {
+				return err
+			}
+		}
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return nil
+		}
+	}
+}
+
 func (it *fhirIter) close() error {
-	if it.f != nil {
-		return it.f.Close()
+	if it.blocks != nil {
+		err := it.blocks.close()
+		it.blocks = nil
+		return err
 	}
 	return nil
 }
@@ -354,40 +388,32 @@ func decodeFresh(raw []byte, loc fhirLoc, r *fhirResource) error {
 func (f *fhirExport) patientIndex() (map[string]string, error) {
 	f.patOnce.Do(func() {
 		refs := make(map[string]string)
-		it := f.iter("Patient")
-		defer it.close()
 		type head struct {
 			ResourceType string `json:"resourceType"`
 			ID           string `json:"id"`
 		}
-		for {
-			raw, url, loc, ok, err := it.next()
-			if err != nil {
-				f.patErr = err
-				return
-			}
-			if !ok {
-				break
-			}
+		f.patErr = f.iter("Patient").each(func(raw []byte, url string, loc fhirLoc) error {
 			var h head
 			if fastDecode(raw, &h) {
 				// decoded
 			} else if err := json.Unmarshal(raw, &h); err != nil {
-				f.patErr = jsonErr(loc.path, loc.line, loc.entry, err)
-				return
+				return jsonErr(loc.path, loc.line, loc.entry, err)
 			}
 			if h.ResourceType != "Patient" {
-				continue
+				return nil
 			}
 			if h.ID == "" {
-				f.patErr = loc.err("id", ErrMissingField)
-				return
+				return loc.err("id", ErrMissingField)
 			}
 			id := keep(h.ID)
 			refs["Patient/"+id] = id
 			if url != "" {
 				refs[keep(url)] = id
 			}
+			return nil
+		})
+		if f.patErr != nil {
+			return
 		}
 		f.patRefs = refs
 	})
@@ -422,27 +448,16 @@ func resolvePatient(refs map[string]string, ref string) (string, bool) {
 func (f *fhirExport) medIndex() (map[string]code, error) {
 	f.medOnce.Do(func() {
 		meds := make(map[string]code)
-		it := f.iter("Medication")
-		defer it.close()
 		var r fhirResource
-		for {
-			raw, url, loc, ok, err := it.next()
-			if err != nil {
-				f.medErr = err
-				return
-			}
-			if !ok {
-				break
-			}
+		f.medErr = f.iter("Medication").each(func(raw []byte, url string, loc fhirLoc) error {
 			if !bytes.Contains(raw, []byte(`"Medication"`)) {
-				continue
+				return nil
 			}
 			if err := decodeResource(raw, loc, &r); err != nil {
-				f.medErr = err
-				return
+				return err
 			}
 			if r.ResourceType != "Medication" {
-				continue
+				return nil
 			}
 			c := pickCoding(r.Code)
 			c = code{keep(c.vocab), keep(c.code), keep(c.name)}
@@ -450,6 +465,10 @@ func (f *fhirExport) medIndex() (map[string]code, error) {
 			if url != "" {
 				meds[keep(url)] = c
 			}
+			return nil
+		})
+		if f.medErr != nil {
+			return
 		}
 		f.meds = meds
 	})

@@ -29,6 +29,7 @@ type mappedChunk struct {
 
 type rawChunk struct {
 	raws    [][]byte
+	urls    []string // Bundle entries' fullUrl, else ""
 	locs    []fhirLoc
 	iterErr error
 	res     chan *mappedChunk
@@ -71,24 +72,10 @@ func newFHIRReader(ctx context.Context, schema *arrow.Schema, it *fhirIter, m ch
 		defer it.close()
 		for end := false; !end; {
 			c := rawChunk{res: make(chan *mappedChunk, 1)}
-			var arena []byte
-			for len(c.raws) < chunkResources {
-				raw, _, loc, ok, err := it.next()
-				if err != nil {
-					c.iterErr, end = err, true
-					break
-				}
-				if !ok {
-					end = true
-					break
-				}
-				// NDJSON lines live in the scanner's buffer: copy them.
-				start := len(arena)
-				arena = append(arena, raw...)
-				c.raws = append(c.raws, arena[start:len(arena):len(arena)])
-				c.locs = append(c.locs, loc)
-			}
-			if len(c.raws) == 0 && c.iterErr == nil {
+			ok, err := it.nextChunk(&c)
+			if err != nil {
+				c.iterErr, end = err, true
+			} else if !ok {
 				return
 			}
 			select {
