@@ -475,8 +475,9 @@ func (n *Node) apiEntries(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, n.Entries(from, limit))
 }
 
-// Requests lists access requests for datasets this node published that hold
-// no live grant (pending), and this node's own requests.
+// Requests lists pending access requests: for datasets this node published,
+// and this node's own, whose requester holds no live grant (requests for
+// open and registered datasets are granted by the request itself).
 func (n *Node) Requests() []EntryInfo {
 	now := time.Now()
 	n.mu.Lock()
@@ -489,8 +490,14 @@ func (n *Node) Requests() []EntryInfo {
 		if e.Author != n.self && !mine {
 			continue
 		}
-		if n.mirror != nil && n.mirror.State().LiveGrant(e.Dataset, e.Author, now) {
-			continue
+		if n.mirror != nil {
+			st := n.mirror.State()
+			if st.LiveGrant(e.Dataset, e.Author, now) {
+				continue
+			}
+			if p, ok := st.LatestPublish(e.Dataset); ok && (p.Access == cohort.AccessOpen || p.Access == cohort.AccessRegistered) {
+				continue // granted by the request itself
+			}
 		}
 		out = append(out, entryInfo(e))
 	}

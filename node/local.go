@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -73,7 +74,11 @@ func datasetsOf(cat *cohort.Catalog, st *cohort.Store, self peer.ID, retracted f
 				continue
 			}
 			for _, f := range t.Files {
-				ds.Tables[t.Name] = append(ds.Tables[t.Name], st.Path(f.CID))
+				path, err := filepath.Abs(st.Path(f.CID))
+				if err != nil {
+					path = st.Path(f.CID)
+				}
+				ds.Tables[t.Name] = append(ds.Tables[t.Name], path)
 			}
 		}
 		out = append(out, ds)

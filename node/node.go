@@ -46,6 +46,10 @@ type Config struct {
 	// LedgerListen overrides the host:port a ledger role listens on
 	// (see ledgerd.Config.Listen).
 	LedgerListen map[string]string
+	// Peers are libp2p multiaddrs with /p2p/ ids dialled at start and
+	// whenever the connection is lost, besides the consortium's bootstrap
+	// addresses (for members not listed there).
+	Peers []string
 	// UI, if set, serves GET / and every path outside /api/ and /metrics
 	// (the dashboard).
 	UI http.Handler
@@ -102,6 +106,7 @@ type Node struct {
 	token    string
 	closeErr error
 	closed   bool
+	boot     []peer.AddrInfo
 }
 
 // SplitView is a checkpoint heard from a peer that contradicts the mirror's
@@ -196,10 +201,11 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	if len(listen) == 0 {
 		listen = local.Listen
 	}
-	boot, err := bootstrapPeers(cons.Config)
+	boot, err := bootstrapPeers(append(slices.Clone(cons.Bootstrap), cfg.Peers...))
 	if err != nil {
 		lg.Warn("bootstrap addresses unusable", "err", err)
 	}
+	n.boot = boot
 	n.host, err = p2p.New(p2p.Config{
 		Identity: key, Listen: listen, Members: members{cons.Config}, Consortium: cons.Key.String(),
 		Bootstrap: boot, ValidateAnnouncement: n.validateAnnouncement, ValidateCheckpoint: n.validateCheckpoint,
@@ -231,11 +237,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	n.goLoop(func(ctx context.Context) { n.announcements(ctx, sub) })
 	n.goLoop(n.syncLoop)
 	if len(boot) > 0 {
-		n.goLoop(func(ctx context.Context) {
-			if err := n.host.Bootstrap(ctx); err != nil {
-				lg.Warn("bootstrap", "err", err)
-			}
-		})
+		n.goLoop(n.redial)
 	}
 	ok = true
 	lg.Info("node started", "peer", self, "roles", roles, "api", n.APIAddr())
@@ -353,15 +355,37 @@ func (n *Node) Sync() {
 	}
 }
 
+// redial keeps the node connected to its bootstrap peers (Config.Peers and
+// the consortium's bootstrap addresses): at start and every 10 s after.
+func (n *Node) redial(ctx context.Context) {
+	for {
+		for _, ai := range n.boot {
+			if ai.ID == n.self || len(n.host.Network().ConnsToPeer(ai.ID)) > 0 || !n.cons.Load().IsMember(ai.ID) {
+				continue
+			}
+			dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			if err := n.host.Connect(dctx, ai); err != nil {
+				n.log.Debug("bootstrap peer unreachable", "peer", ai.ID, "err", err)
+			}
+			cancel()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(10 * time.Second):
+		}
+	}
+}
+
 // members adapts a consortium configuration to p2p.Members.
 type members struct{ c *consortium.Config }
 
 func (m members) IsMember(p peer.ID) bool { return m.c.IsMember(p) }
 
-func bootstrapPeers(c *consortium.Config) ([]peer.AddrInfo, error) {
+func bootstrapPeers(addrs []string) ([]peer.AddrInfo, error) {
 	var out []peer.AddrInfo
 	var errs []error
-	for _, a := range c.Bootstrap {
+	for _, a := range addrs {
 		ai, err := peer.AddrInfoFromString(a)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("bootstrap %q: %w", a, err))

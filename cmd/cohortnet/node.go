@@ -17,6 +17,7 @@ func newNodeCmd() *cobra.Command {
 	var (
 		roles        []string
 		listen       []string
+		peers        []string
 		api          string
 		ledgerListen map[string]string
 	)
@@ -49,6 +50,7 @@ retract, peers, publish, query and aggregate use it when the node runs.`,
 		Example: `  cohortnet node
   cohortnet --data /srv/ledger node --role ledger
   cohortnet --data /srv/witness-a node --role witness --ledger-listen witness=127.0.0.1:7401
+  cohortnet node --peer /ip4/10.0.0.5/tcp/4001/p2p/12D3KooW...
   cohortnet node --listen /ip4/0.0.0.0/tcp/4001 --listen /ip4/0.0.0.0/udp/4001/quic-v1 --api 127.0.0.1:7700`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -61,7 +63,7 @@ retract, peers, publish, query and aggregate use it when the node runs.`,
 			klog.SetSlogLogger(slog.Default())
 			ctx := cmd.Context()
 			n, err := node.Open(ctx, node.Config{
-				Data: dataDir(), Listen: listen, API: api, Roles: roles, LedgerListen: ledgerListen,
+				Data: dataDir(), Listen: listen, Peers: peers, API: api, Roles: roles, LedgerListen: ledgerListen,
 				Logger: slog.Default(),
 			})
 			if err != nil {
@@ -83,6 +85,7 @@ retract, peers, publish, query and aggregate use it when the node runs.`,
 	f := cmd.Flags()
 	f.StringSliceVar(&roles, "role", nil, "roles: ledger, witness, hospital, researcher, agency (default: the roles in config.yaml)")
 	f.StringArrayVar(&listen, "listen", nil, "libp2p multiaddr to listen on (repeatable; default: config.yaml's, else TCP and QUIC on every interface)")
+	f.StringArrayVar(&peers, "peer", nil, "member multiaddr ending in /p2p/<peer id> to stay connected to, besides the consortium's bootstrap addresses (repeatable)")
 	f.StringVar(&api, "api", "", "local API address host:port (default: config.yaml's, else 127.0.0.1 on a free port)")
 	f.StringToStringVar(&ledgerListen, "ledger-listen", nil, "role=host:port overriding a ledger role's address from the consortium configuration")
 	return cmd
