@@ -26,7 +26,7 @@ func Example() {
 	os.Mkdir(store, 0o755)
 	tmp := filepath.Join(dir, "cohort.parquet")
 	os.WriteFile(tmp, make([]byte, 10<<20), 0o644)
-	file, _ := p2p.DescribeFile(tmp, p2p.DefaultChunkSize, 0)
+	file, _ := p2p.DescribeFile(tmp, p2p.DefaultChunkSize)
 	os.Rename(tmp, filepath.Join(store, file.CID.String()))
 
 	// Two members of one consortium, on loopback.

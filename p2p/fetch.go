@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash"
@@ -292,7 +293,7 @@ func (f *fetch) worker(p *provider) {
 		unreg    func() bool
 		inflight []job
 		scratch  []byte
-		hashers  = make(map[uint64]hash.Hash) // by digest code
+		h        = sha256.New() // chunk digests
 	)
 	closeStream := func(reset bool) {
 		if st == nil {
@@ -384,11 +385,6 @@ func (f *fetch) worker(p *provider) {
 		}
 		j := inflight[0]
 		_ = st.SetDeadline(time.Now().Add(f.cfg.RequestTimeout))
-		h := hashers[j.f.desc.DigestCode]
-		if h == nil {
-			h = j.f.desc.newDigest()
-			hashers[j.f.desc.DigestCode] = h
-		}
 		data, err := f.readVerified(r, j, buf, h)
 		if err != nil {
 			if !fail(err) {

@@ -18,7 +18,6 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/multiformats/go-multihash"
 )
 
 const testChunk = 256 << 10
@@ -27,18 +26,13 @@ const testChunk = 256 << 10
 // and returns its description.
 func storeFile(t testing.TB, dir string, size int) File {
 	t.Helper()
-	return storeFileDigest(t, dir, size, 0)
-}
-
-func storeFileDigest(t testing.TB, dir string, size int, code uint64) File {
-	t.Helper()
 	data := make([]byte, size)
 	rand.Read(data)
 	tmp := filepath.Join(dir, "tmp")
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, err := DescribeFile(tmp, testChunk, code)
+	f, err := DescribeFile(tmp, testChunk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,14 +106,8 @@ func sameBytes(t *testing.T, want, got string) {
 }
 
 func TestFetchAroundBadProviders(t *testing.T) {
-	for _, code := range []uint64{multihash.SHA2_256, multihash.BLAKE3} {
-		t.Run(multihash.Codes[code], func(t *testing.T) { testFetchAroundBadProviders(t, code) })
-	}
-}
-
-func testFetchAroundBadProviders(t *testing.T, code uint64) {
 	storeDir := t.TempDir()
-	f := storeFileDigest(t, storeDir, 6<<20+12345, code)
+	f := storeFile(t, storeDir, 6<<20+12345)
 	good := DirSource{Dir: storeDir}
 	goodHost, _ := serve(t, good, nil)
 

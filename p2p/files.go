@@ -16,7 +16,6 @@ import (
 
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
-	"lukechampine.com/blake3"
 
 	"github.com/cohortnet/cohortnet/internal/datadir"
 )
@@ -31,28 +30,16 @@ type File struct {
 	CID       cid.Cid
 	Size      int64
 	ChunkSize int64
-	// DigestCode is the multihash code of the chunk digests:
-	// multihash.SHA2_256 (also when 0) or multihash.BLAKE3 (32 bytes), which
-	// costs a receiver about a third of sha2-256's CPU time per chunk.
-	DigestCode uint64
-	Digests    [][32]byte
+	// Digests are the sha2-256 digests of the chunks, as cohort manifests
+	// list them.
+	Digests [][32]byte
 }
 
-// newDigest returns a hash of the file's chunk digest function.
-func (f *File) newDigest() hash.Hash {
-	if f.DigestCode == multihash.BLAKE3 {
-		return blake3.New(32, nil)
-	}
-	return sha256.New()
-}
+// newDigest returns a hash of the chunk digest function (sha2-256).
+func (f *File) newDigest() hash.Hash { return sha256.New() }
 
-// digest computes a chunk's digest with the file's digest function.
-func (f *File) digest(data []byte) [32]byte {
-	if f.DigestCode == multihash.BLAKE3 {
-		return blake3.Sum256(data)
-	}
-	return sha256.Sum256(data)
-}
+// digest computes a chunk's digest.
+func (f *File) digest(data []byte) [32]byte { return sha256.Sum256(data) }
 
 // Chunks is the number of chunks.
 func (f *File) Chunks() int { return len(f.Digests) }
@@ -71,9 +58,6 @@ func (f *File) Check() error {
 	if f.ChunkSize <= 0 || f.ChunkSize > MaxChunkSize {
 		return fmt.Errorf("p2p: file %s: chunk size %d out of range", f.CID, f.ChunkSize)
 	}
-	if f.DigestCode != 0 && f.DigestCode != multihash.SHA2_256 && f.DigestCode != multihash.BLAKE3 {
-		return fmt.Errorf("p2p: file %s: chunk digest function %#x is not sha2-256 or blake3", f.CID, f.DigestCode)
-	}
 	if f.Size < 0 {
 		return fmt.Errorf("p2p: file %s: negative size", f.CID)
 	}
@@ -84,19 +68,15 @@ func (f *File) Check() error {
 }
 
 // DescribeFile reads the file at path and returns its [File] description
-// with chunks of chunkSize bytes and chunk digests of the multihash function
-// digestCode (0: sha2-256).
-func DescribeFile(path string, chunkSize int64, digestCode uint64) (File, error) {
+// with chunks of chunkSize bytes and their sha2-256 digests.
+func DescribeFile(path string, chunkSize int64) (File, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return File{}, fmt.Errorf("p2p: describe: %w", err)
 	}
 	defer fh.Close()
 	whole := sha256.New()
-	f := File{ChunkSize: chunkSize, DigestCode: digestCode}
-	if digestCode != 0 && digestCode != multihash.SHA2_256 && digestCode != multihash.BLAKE3 {
-		return File{}, fmt.Errorf("p2p: describe %s: chunk digest function %#x is not sha2-256 or blake3", path, digestCode)
-	}
+	f := File{ChunkSize: chunkSize}
 	if chunkSize <= 0 {
 		return File{}, fmt.Errorf("p2p: describe %s: chunk size %d", path, chunkSize)
 	}

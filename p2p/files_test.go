@@ -10,8 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-
-	"github.com/multiformats/go-multihash"
 )
 
 func TestDescribeFileKnownCID(t *testing.T) {
@@ -30,7 +28,7 @@ func TestDescribeFileKnownCID(t *testing.T) {
 			if err := os.WriteFile(p, []byte(tc.data), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			f, err := DescribeFile(p, 5, 0)
+			f, err := DescribeFile(p, 5)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -47,17 +45,14 @@ func TestDescribeFileKnownCID(t *testing.T) {
 func TestChunkDigestKnownAnswers(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		code uint64
 		data string
 		want string
 	}{
-		{"sha2-256 default", 0, "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
-		{"sha2-256", multihash.SHA2_256, "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
-		{"blake3", multihash.BLAKE3, "", "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"},
-		{"blake3 abc", multihash.BLAKE3, "abc", "6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85"},
+		{"sha2-256 abc", "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+		{"sha2-256 empty", "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := File{DigestCode: tc.code}
+			f := File{}
 			d := f.digest([]byte(tc.data))
 			if got := hex.EncodeToString(d[:]); got != tc.want {
 				t.Fatalf("got %s, want %s", got, tc.want)
@@ -76,7 +71,7 @@ func TestDirSinkOrders(t *testing.T) {
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, err := DescribeFile(p, testChunk, 0)
+	f, err := DescribeFile(p, testChunk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +152,7 @@ func TestDirSinkRefusesCIDMismatch(t *testing.T) {
 	if err := os.WriteFile(p, []byte("the bytes the digests describe"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, err := DescribeFile(p, 8, 0)
+	f, err := DescribeFile(p, 8)
 	if err != nil {
 		t.Fatal(err)
 	}

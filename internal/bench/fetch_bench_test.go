@@ -16,7 +16,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/multiformats/go-multihash"
 
 	"github.com/cohortnet/cohortnet/p2p"
 )
@@ -34,9 +33,7 @@ const bareProtocol = "/cohortnet/bench/bare/1.0.0"
 //   - fetch: [p2p.Fetch] from one provider (4 MiB chunks, each verified,
 //     written at its offset, the whole file checked against its CID, synced,
 //     renamed into place);
-//   - fetch2: the same from two providers at once;
-//   - fetchb3: fetch from one provider with BLAKE3 chunk digests instead of
-//     sha2-256 (the whole file is still checked against its sha2-256 CID).
+//   - fetch2: the same from two providers at once.
 //
 // It reports MB/s of each, the ratios to bare, and CPU seconds per GiB.
 func BenchmarkFetch(b *testing.B) {
@@ -51,11 +48,7 @@ func BenchmarkFetch(b *testing.B) {
 	}
 	tmp := filepath.Join(dir, "file")
 	writeRandom(b, tmp, size)
-	f, err := p2p.DescribeFile(tmp, p2p.DefaultChunkSize, multihash.SHA2_256)
-	if err != nil {
-		b.Fatal(err)
-	}
-	fb3, err := p2p.DescribeFile(tmp, p2p.DefaultChunkSize, multihash.BLAKE3)
+	f, err := p2p.DescribeFile(tmp, p2p.DefaultChunkSize)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -109,7 +102,7 @@ func BenchmarkFetch(b *testing.B) {
 		st.Close()
 	})
 
-	var bare, fetch1, fetch2, fetchB3 cost
+	var bare, fetch1, fetch2 cost
 	out := filepath.Join(dir, "out")
 	for b.Loop() {
 		bare.add(func() { bareCopy(b, recv, prov1.ID(), filepath.Join(out, "bare"), size) })
@@ -117,8 +110,6 @@ func BenchmarkFetch(b *testing.B) {
 		fetch1.add(func() { fetchOnce(b, recv, f, out, prov1.ID()) })
 		os.RemoveAll(out)
 		fetch2.add(func() { fetchOnce(b, recv, f, out, prov1.ID(), prov2.ID()) })
-		os.RemoveAll(out)
-		fetchB3.add(func() { fetchOnce(b, recv, fb3, out, prov1.ID()) })
 		os.RemoveAll(out)
 	}
 	gib := float64(size) * float64(b.N) / (1 << 30)
@@ -128,14 +119,11 @@ func BenchmarkFetch(b *testing.B) {
 	b.ReportMetric(mbs(fetch2), "fetch2-MB/s")
 	b.ReportMetric(bare.wall.Seconds()/fetch1.wall.Seconds(), "fetch/bare")
 	b.ReportMetric(bare.wall.Seconds()/fetch2.wall.Seconds(), "fetch2/bare")
-	b.ReportMetric(mbs(fetchB3), "fetchb3-MB/s")
-	b.ReportMetric(bare.wall.Seconds()/fetchB3.wall.Seconds(), "fetchb3/bare")
 	// CPU seconds per GiB, both ends together (they share the process):
 	// steadier than wall time on a machine shared with other work.
 	b.ReportMetric(bare.cpu.Seconds()/gib, "bare-cpu-s/GiB")
 	b.ReportMetric(fetch1.cpu.Seconds()/gib, "fetch-cpu-s/GiB")
 	b.ReportMetric(fetch2.cpu.Seconds()/gib, "fetch2-cpu-s/GiB")
-	b.ReportMetric(fetchB3.cpu.Seconds()/gib, "fetchb3-cpu-s/GiB")
 }
 
 // cost accumulates the wall and CPU time of runs.
