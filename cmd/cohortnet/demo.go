@@ -55,10 +55,11 @@ COHORTNET_API and COHORTNET_TOKEN.`,
 			defer stop()
 			cfg.Dir = keep
 			// The story is the output: the packages' own messages show
-			// from warnings up unless --log-level asks for more.
+			// only as errors unless --log-level asks for more (the refused
+			// fetch, for one, logs warnings by design).
 			cfg.Logger = slog.Default()
 			if f := cmd.Flag("log-level"); f == nil || !f.Changed {
-				cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+				cfg.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelError}))
 			}
 			// Tessera logs through klog; send it the same way.
 			klog.SetSlogLogger(cfg.Logger)

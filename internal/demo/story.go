@@ -424,6 +424,9 @@ func (d *Demo) audit(ctx, _ context.Context) error {
 	counts := map[string]int{}
 	for _, e := range d.research.node.Entries(0, 10000) {
 		counts[e.Kind]++
+		if e.Kind == string(ledger.KindAccess) && e.Chunks == 0 {
+			counts["refused access"]++
+		}
 		d.Result.Audit = append(d.Result.Audit, d.auditEntry(e))
 	}
 	d.Result.LedgerSize = uint64(len(d.Result.Audit))
@@ -435,6 +438,9 @@ func (d *Demo) audit(ctx, _ context.Context) error {
 		if counts[string(k)] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[string(k)], k))
 		}
+	}
+	if n := counts["refused access"]; n > 0 {
+		parts = append(parts, fmt.Sprintf("of the access entries %d a refused attempt with nothing served", n))
 	}
 	d.say("the ledger holds %d entries (%s), every one verified by research-lab's node against the cosigned checkpoint", len(d.Result.Audit), strings.Join(parts, ", "))
 	return nil
