@@ -507,7 +507,7 @@ func (f *fhirExport) readTableSeen(ctx context.Context, table string, seen map[s
 		defer w.release()
 		var r fhirResource
 		for i, raw := range raws {
-			if err := decodeResource(raw, locs[i], &r); err != nil {
+			if err := decodeTable(raw, locs[i], &r); err != nil {
 				mc.err = err
 				return mc
 			}
