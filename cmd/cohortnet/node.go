@@ -9,6 +9,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/cohortnet/cohortnet/node"
+	"github.com/cohortnet/cohortnet/node/web"
 )
 
 func init() { register(newNodeCmd) }
@@ -64,6 +65,7 @@ retract, peers, publish, query and aggregate use it when the node runs.`,
 			ctx := cmd.Context()
 			n, err := node.Open(ctx, node.Config{
 				Data: dataDir(), Listen: listen, Peers: peers, API: api, Roles: roles, LedgerListen: ledgerListen,
+				UI:     web.Handler(), // the dashboard at /
 				Logger: slog.Default(),
 			})
 			if err != nil {
