@@ -422,7 +422,13 @@ func (r *run) dateValue(tr Transform, p *person, d int32) (int32, bool) {
 	case Keep:
 		return d, true
 	case Shift:
-		return d + p.shift, true
+		d += p.shift
+		if p.topCoded && yearOf(d) < p.yob {
+			// before the top-coded year of birth, the date would show the
+			// person older than the top code: dropped
+			return 0, false
+		}
+		return d, true
 	case Year:
 		y := yearOf(d)
 		if p.topCoded {
