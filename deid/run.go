@@ -423,9 +423,10 @@ func (r *run) dateValue(tr Transform, p *person, d int32) (int32, bool) {
 		return d, true
 	case Shift:
 		d += p.shift
-		if p.topCoded && yearOf(d) < p.yob {
-			// before the top-coded year of birth, the date would show the
-			// person older than the top code: dropped
+		if p.topCoded && (yearOf(d) < p.yob || yearOf(d) > yearOf(r.refDays)) {
+			// before the top-coded year of birth, or after the reference
+			// year, the date would show the person older than the top
+			// code: dropped
 			return 0, false
 		}
 		return d, true
