@@ -282,15 +282,18 @@ func (n *Node) provide(manifest cid.Cid, m *cohort.Manifest) {
 	})
 }
 
-// validateCheckpoint is the checkpoints topic's validator: a checkpoint must
-// carry the operator's signature and the witness quorum, and agree with the
-// mirror's verified copy. A disagreement is a split view, reported loudly.
+// validateCheckpoint is the checkpoints topic's validator: a checkpoint
+// signed by the operator is first compared with the mirror's verified copy
+// (a disagreement is a split view, reported loudly, whether or not witnesses
+// cosigned it); it is accepted and forwarded only with the witness quorum.
 func (n *Node) validateCheckpoint(_ context.Context, msg p2p.Message) error {
 	v := n.verif.Load()
 	if v == nil || n.mirror == nil {
 		return p2p.ErrIgnore
 	}
-	if _, _, err := v.OpenCheckpoint(msg.Data); err != nil {
+	op := *v
+	op.Quorum = 0
+	if _, _, err := op.OpenCheckpoint(msg.Data); err != nil {
 		n.met.rejected.WithLabelValues("checkpoint").Inc()
 		return fmt.Errorf("checkpoint: %w", err)
 	}
@@ -298,7 +301,28 @@ func (n *Node) validateCheckpoint(_ context.Context, msg p2p.Message) error {
 		n.reportSplit(msg.From, err)
 		return err
 	}
+	if _, _, err := v.OpenCheckpoint(msg.Data); err != nil {
+		n.met.rejected.WithLabelValues("checkpoint").Inc()
+		return fmt.Errorf("checkpoint: %w", err)
+	}
 	return nil
+}
+
+// checkpoints receives the validated checkpoints of peers (the validator did
+// the comparing); one larger than the mirror's makes the mirror update now.
+func (n *Node) checkpoints(ctx context.Context, sub *p2p.Subscription) {
+	defer sub.Cancel()
+	for {
+		msg, err := sub.Next(ctx)
+		if err != nil {
+			return
+		}
+		if v := n.verif.Load(); v != nil && n.mirror != nil {
+			if cp, _, err := v.OpenCheckpoint(msg.Data); err == nil && cp.Size > n.mirror.Size() {
+				n.Sync()
+			}
+		}
+	}
 }
 
 func (n *Node) reportSplit(from peer.ID, err error) {

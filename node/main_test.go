@@ -65,6 +65,7 @@ type network struct {
 	lab       *member
 	agency    *member
 	rogue     *member // a member that runs a bare host (forged messages, corrupt chunks)
+	mallory   *member // another, whose gossip score no earlier test spent
 	spare     *member // hospital-c, not a member at first
 	members   []*member
 	mu        sync.Mutex
@@ -163,6 +164,7 @@ func startNetwork() (*network, error) {
 		{&nw.lab, "Research Lab", "lab", "researcher"},
 		{&nw.agency, "Agency", "agency", "agency"},
 		{&nw.rogue, "Rogue", "rogue", "researcher"},
+		{&nw.mallory, "Mallory", "mallory", "researcher"},
 	} {
 		m, err := newDir(spec.name, spec.short, spec.role)
 		if err != nil {
@@ -193,7 +195,7 @@ func startNetwork() (*network, error) {
 	if err != nil {
 		return nil, err
 	}
-	all := append([]*member{nw.operator, nw.hospA, nw.hospB, nw.lab, nw.agency, nw.rogue, nw.spare}, nw.witnesses...)
+	all := append([]*member{nw.operator, nw.hospA, nw.hospB, nw.lab, nw.agency, nw.rogue, nw.mallory, nw.spare}, nw.witnesses...)
 	for _, m := range all {
 		if _, err := consortium.Install(m.d, s.File, consortium.InstallOptions{Key: s.Key}); err != nil {
 			return nil, err

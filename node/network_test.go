@@ -1,9 +1,14 @@
 package node
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	lpnet "github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/cohortnet/cohortnet/cohort"
 	"github.com/cohortnet/cohortnet/consortium"
@@ -22,7 +28,13 @@ import (
 // validators of its own, so it can send what an honest node never would.
 func rogueHost(t *testing.T, nw *network) *p2p.Host {
 	t.Helper()
-	key, err := nw.rogue.d.Identity()
+	return bareHost(t, nw, nw.rogue)
+}
+
+// bareHost starts a bare host with m's identity.
+func bareHost(t *testing.T, nw *network, m *member) *p2p.Host {
+	t.Helper()
+	key, err := m.d.Identity()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,4 +410,68 @@ func TestConfigUpdateAdmitsLateJoiner(t *testing.T) {
 		}
 		return len(got) == len(want)
 	})
+}
+
+// A checkpoint from a peer that the operator signed for another history (same
+// size, another root) is a split view: logged, counted, shown by the API, and
+// not forwarded.
+func TestSplitViewReported(t *testing.T) {
+	nw := testNet(t)
+	ctx := t.Context()
+	lab := nw.lab
+	publish(t, nw.hospA, "split-base", cohort.AccessRestricted, 100)
+	eventually(t, 10*time.Second, "the lab's mirror holds entries", func() bool { return lab.node.Mirror().Size() > 0 })
+
+	opKey, err := nw.operator.d.Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin := lab.node.Consortium().Ledger.Origin
+	signer, err := consortium.NoteSigner(opKey, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := make([]byte, 32)
+	root[0] = 42
+	body := fmt.Sprintf("%s\n%d\n%s\n", origin, lab.node.Mirror().Size(), base64.StdEncoding.EncodeToString(root))
+	forked, err := note.Sign(&note.Note{Text: body}, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rogue := bareHost(t, nw, nw.mallory)
+	if err := rogue.Connect(ctx, lab.node.AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the rogue joins the lab's checkpoint mesh", func() bool {
+		return slices.Contains(rogue.TopicPeers(p2p.Checkpoints), lab.id)
+	})
+	before := len(lab.node.SplitViews())
+	if err := rogue.Publish(ctx, p2p.Checkpoints, forked); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the lab reports a split view", func() bool { return len(lab.node.SplitViews()) > before })
+	cl, err := Dial(ctx, lab.d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cp struct {
+		SplitViews []SplitView `json:"split_views"`
+	}
+	if err := cl.Do(ctx, "GET", "/api/v1/ledger/checkpoint", nil, &cp); err != nil || len(cp.SplitViews) == 0 || cp.SplitViews[len(cp.SplitViews)-1].From != nw.mallory.id.String() {
+		t.Fatalf("API split views %+v %v", cp.SplitViews, err)
+	}
+	var m bytes.Buffer
+	if err := cl.Do(ctx, "GET", "/metrics", nil, &m); err != nil || !strings.Contains(m.String(), "cohortnet_split_views_total ") || strings.Contains(m.String(), "cohortnet_split_views_total 0") {
+		t.Errorf("metrics: %v\n%s", err, grepLine(m.String(), "cohortnet_split_views_total"))
+	}
+}
+
+func grepLine(s, prefix string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return l
+		}
+	}
+	return ""
 }

@@ -235,6 +235,11 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n.goLoop(func(ctx context.Context) { n.announcements(ctx, sub) })
+	cps, err := n.host.Subscribe(p2p.Checkpoints)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	n.goLoop(func(ctx context.Context) { n.checkpoints(ctx, cps) })
 	n.goLoop(n.syncLoop)
 	if len(boot) > 0 {
 		n.goLoop(n.redial)
