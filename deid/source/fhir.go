@@ -340,6 +340,9 @@ func (it *fhirIter) each(fn func(raw []byte, url string, loc fhirLoc) error) err
 				return err
 			}
 		}
+		if c.block != nil {
+			putBlock(c.block)
+		}
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"sync"
 )
 
 // NDJSON files are read in blocks of whole lines rather than line by line:
@@ -16,6 +17,28 @@ import (
 // ndjsonBlock is the size of a block read from an NDJSON file; a longer
 // line grows the block, up to maxLine.
 const ndjsonBlock = 1 << 20
+
+// blockPool holds NDJSON blocks of ndjsonBlock bytes for reuse: a block
+// goes back once its chunk is mapped, since the decoder copies what it
+// reads and nothing mapped points into the block.
+var blockPool = sync.Pool{New: func() any { b := make([]byte, ndjsonBlock); return &b }}
+
+// getBlock is an empty buffer of capacity size, from the pool when size is
+// the standard one.
+func getBlock(size int) []byte {
+	if size == ndjsonBlock {
+		return (*blockPool.Get().(*[]byte))[:0]
+	}
+	return make([]byte, 0, size)
+}
+
+// putBlock returns a block, that nothing refers to any more, to the pool.
+func putBlock(b []byte) {
+	if cap(b) == ndjsonBlock {
+		b = b[:cap(b)]
+		blockPool.Put(&b)
+	}
+}
 
 // ndjsonBlocks cuts one NDJSON file into blocks of whole lines. Lines end
 // in "\n" or "\r\n" (the last line may have no end), as bufio.ScanLines
@@ -40,7 +63,8 @@ func openBlocks(path string) (*ndjsonBlocks, error) {
 func (b *ndjsonBlocks) close() error { return b.f.Close() }
 
 // next appends the non-blank lines of the next block to c, with where they
-// are; ok false at the end of the file.
+// are, and makes the block c's (c holds one block at most: a chunk is a
+// block); ok false at the end of the file.
 func (b *ndjsonBlocks) next(c *rawChunk) (ok bool, err error) {
 	if b.eof && len(b.carry) == 0 {
 		return false, nil
@@ -52,8 +76,7 @@ func (b *ndjsonBlocks) next(c *rawChunk) (ok bool, err error) {
 	for size < 2*len(b.carry) {
 		size *= 2
 	}
-	buf := make([]byte, len(b.carry), size)
-	copy(buf, b.carry)
+	buf := append(getBlock(size), b.carry...)
 	b.carry = nil
 	scanned := 0 // bytes of buf known to hold no '\n'
 	cut := -1    // the block ends after buf[cut]
@@ -81,13 +104,16 @@ func (b *ndjsonBlocks) next(c *rawChunk) (ok bool, err error) {
 			return false, &ParseError{File: b.path, Line: b.line + 1, Entry: -1, Err: detail(ErrSyntax, "%v", bufio.ErrTooLong)}
 		}
 		scanned = len(buf)
-		grown := make([]byte, len(buf), min(2*cap(buf), maxLine))
-		copy(grown, buf)
+		grown := append(make([]byte, 0, min(2*cap(buf), maxLine)), buf...)
+		putBlock(buf)
 		buf = grown
 	}
 	if cut+1 < len(buf) {
-		b.carry = buf[cut+1:]
+		// The cut line is copied out: the block goes back to the pool
+		// when its chunk is mapped, maybe before the next read.
+		b.carry = bytes.Clone(buf[cut+1:])
 	}
+	c.block = buf
 	data := buf[:cut+1]
 	for len(data) > 0 {
 		l := data

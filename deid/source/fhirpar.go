@@ -28,6 +28,7 @@ type mappedChunk struct {
 }
 
 type rawChunk struct {
+	block   []byte // the NDJSON block raws point into, for the pool, or nil
 	raws    [][]byte
 	urls    []string // Bundle entries' fullUrl, else ""
 	locs    []fhirLoc
@@ -95,6 +96,9 @@ func newFHIRReader(ctx context.Context, schema *arrow.Schema, it *fhirIter, m ch
 			defer r.wg.Done()
 			for j := range jobs {
 				mc := m(j.raws, j.locs)
+				if j.block != nil {
+					putBlock(j.block)
+				}
 				if mc.err == nil && j.iterErr != nil {
 					mc.err = j.iterErr
 				}
