@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -209,10 +208,6 @@ type Demo struct {
 
 	truth *synth.Truth
 
-	cancel  context.CancelFunc
-	bg      sync.WaitGroup
-	bgMu    sync.Mutex
-	bgErr   []error
 	closers []func() error
 
 	start time.Time
@@ -261,13 +256,11 @@ func Run(ctx context.Context, cfg Config) (*Demo, error) {
 	} else if err := os.MkdirAll(d.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
-	bgctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	d.cancel = cancel
 	d.start, d.last = time.Now(), time.Now()
 
 	steps := []struct {
 		name string
-		fn   func(ctx, bg context.Context) error
+		fn   func(ctx context.Context) error
 	}{
 		{"consortium", d.setUp},
 		{"hospitals", d.prepareHospitals},
@@ -281,11 +274,7 @@ func Run(ctx context.Context, cfg Config) (*Demo, error) {
 		{"audit", d.audit},
 	}
 	for _, s := range steps {
-		if err := s.fn(ctx, bgctx); err != nil {
-			d.Close()
-			return nil, &StepError{Step: s.name, Err: err}
-		}
-		if err := d.bgError(); err != nil {
+		if err := s.fn(ctx); err != nil {
 			d.Close()
 			return nil, &StepError{Step: s.name, Err: err}
 		}
@@ -293,25 +282,6 @@ func Run(ctx context.Context, cfg Config) (*Demo, error) {
 	}
 	d.say("the demo took %.1fs", time.Since(d.start).Seconds())
 	return d, nil
-}
-
-// go runs fn in the background until Close.
-func (d *Demo) goBG(name string, fn func() error) {
-	d.bg.Add(1)
-	go func() {
-		defer d.bg.Done()
-		if err := fn(); err != nil && !errors.Is(err, context.Canceled) {
-			d.bgMu.Lock()
-			d.bgErr = append(d.bgErr, fmt.Errorf("%s: %w", name, err))
-			d.bgMu.Unlock()
-		}
-	}()
-}
-
-func (d *Demo) bgError() error {
-	d.bgMu.Lock()
-	defer d.bgMu.Unlock()
-	return errors.Join(d.bgErr...)
 }
 
 func (d *Demo) timing(step string) {
@@ -339,9 +309,6 @@ func (d *Demo) say(format string, args ...any) {
 // Close stops every participant and, when the demo made its own temporary
 // directory, removes it.
 func (d *Demo) Close() error {
-	if d.cancel != nil {
-		d.cancel()
-	}
 	var errs []error
 	for i := len(d.closers) - 1; i >= 0; i-- {
 		if err := d.closers[i](); err != nil {
@@ -349,7 +316,6 @@ func (d *Demo) Close() error {
 		}
 	}
 	d.closers = nil
-	d.bg.Wait()
 	if d.tmp {
 		if err := os.RemoveAll(d.Dir); err != nil {
 			errs = append(errs, err)

@@ -49,7 +49,7 @@ func freeURL() (string, error) {
 
 // setUp makes every data directory and the signed consortium configuration,
 // installed in all of them.
-func (d *Demo) setUp(ctx, _ context.Context) error {
+func (d *Demo) setUp(ctx context.Context) error {
 	var err error
 	if d.admin, err = d.newParticipant("Consortium administrator", "admin", "researcher"); err != nil {
 		return err
@@ -149,7 +149,7 @@ func joinShort(ps []*participant) string {
 
 // prepareHospitals makes each hospital's synthetic export (PHI included) and
 // de-identifies it in expert mode, the hospitals side by side.
-func (d *Demo) prepareHospitals(ctx, _ context.Context) error {
+func (d *Demo) prepareHospitals(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(d.hospitals))
 	sem := make(chan struct{}, 2)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/cohortnet/cohortnet/cohort"
 	"github.com/cohortnet/cohortnet/internal/synth"
@@ -29,7 +28,7 @@ var loopback = []string{"/ip4/127.0.0.1/tcp/0"}
 // ledger operator (their ledger roles), then the members, connected to each
 // other on loopback. The researcher's node serves the local API (and the
 // dashboard); the hospitals answer adverse-event requests.
-func (d *Demo) startNodes(ctx, _ context.Context) error {
+func (d *Demo) startNodes(ctx context.Context) error {
 	open := func(p *participant, api string, ui http.Handler) error {
 		n, err := node.Open(ctx, node.Config{Data: p.dir, Listen: loopback, API: api, UI: ui,
 			SyncInterval: 200 * time.Millisecond, SessionIdle: 500 * time.Millisecond, Logger: d.log})
@@ -76,8 +75,6 @@ func (d *Demo) startNodes(ctx, _ context.Context) error {
 	return nil
 }
 
-func (d *Demo) shortOf(id peer.ID) string { return d.shortOfString(id.String()) }
-
 func (d *Demo) shortOfString(s string) string {
 	for _, p := range d.all() {
 		if p.id.String() == s {
@@ -90,7 +87,7 @@ func (d *Demo) shortOfString(s string) string {
 // publish imports each hospital's de-identified folder into its node's store
 // as a signed manifest; the node anchors it in the ledger (witnessed) and
 // announces it to every member.
-func (d *Demo) publish(ctx, _ context.Context) error {
+func (d *Demo) publish(ctx context.Context) error {
 	for _, h := range d.hospitals {
 		p, err := cohort.Publish(ctx, h.node.Store(), cohort.Signer{Key: h.key, Institution: h.short, Name: h.name}, cohort.PublishOptions{
 			Dir: d.deidDir(h), Name: "synthetic-ehr", Title: h.name + " synthetic EHR cohort",
@@ -132,7 +129,7 @@ func (d *Demo) researcherSees(c string) (node.Cohort, bool) {
 
 // discover waits until the researcher's node lists every publication, its
 // signature verified and its publish entry in the verified ledger copy.
-func (d *Demo) discover(ctx, _ context.Context) error {
+func (d *Demo) discover(ctx context.Context) error {
 	deadline := time.Now().Add(60 * time.Second)
 	seen := map[string]bool{}
 	for {
@@ -166,7 +163,7 @@ func (d *Demo) discover(ctx, _ context.Context) error {
 
 // request files the researcher's access requests; the restricted dataset's
 // hospital grants it.
-func (d *Demo) request(ctx, _ context.Context) error {
+func (d *Demo) request(ctx context.Context) error {
 	for _, h := range d.hospitals {
 		name := h.published.Manifest.Name
 		if _, err := d.research.node.Request(ctx, name, "pooled analysis of drug safety (cohortnet demo)"); err != nil {
@@ -189,7 +186,7 @@ func (d *Demo) request(ctx, _ context.Context) error {
 
 // fetch has the researcher's node fetch every dataset it lists; the
 // aggregate-only one is refused by its hospital.
-func (d *Demo) fetch(ctx, _ context.Context) error {
+func (d *Demo) fetch(ctx context.Context) error {
 	rn := d.research.node
 	for i, p := range d.Result.Published {
 		t0 := time.Now()
@@ -270,7 +267,7 @@ FROM cohorts.person p LEFT JOIN cohorts.drug_exposure d
   ON d.person_id = p.person_id AND d.source_dataset = p.source_dataset
 GROUP BY 1 ORDER BY 1`
 
-func (d *Demo) pooledQuery(ctx, _ context.Context) error {
+func (d *Demo) pooledQuery(ctx context.Context) error {
 	e, err := d.research.node.Engine(ctx) // the node's engine: not ours to close
 	if err != nil {
 		return err
@@ -310,7 +307,7 @@ func (d *Demo) pooledQuery(ctx, _ context.Context) error {
 
 // signals has the agency ask every hospital for its adverse-event counts
 // over libp2p, verify the signed answers and pool them.
-func (d *Demo) signals(ctx, _ context.Context) error {
+func (d *Demo) signals(ctx context.Context) error {
 	truth, err := synth.ReadTruth(d.hospitals[0].export)
 	if err != nil {
 		return err
@@ -408,7 +405,7 @@ func clip(s string, n int) string {
 
 // audit reads the researcher's verified copy of the ledger: the trail of
 // every publication, request, grant, fetch and release.
-func (d *Demo) audit(ctx, _ context.Context) error {
+func (d *Demo) audit(ctx context.Context) error {
 	releases := len(d.hospitals)
 	if err := d.waitLedger(ctx, 30*time.Second, func(es []node.EntryInfo) bool {
 		n := 0
