@@ -395,26 +395,44 @@ func (f *fhirExport) patientIndex() (map[string]string, error) {
 			ResourceType string `json:"resourceType"`
 			ID           string `json:"id"`
 		}
-		f.patErr = f.iter("Patient").each(func(raw []byte, url string, loc fhirLoc) error {
-			var h head
-			if fastDecode(raw, &h) {
-				// decoded
-			} else if err := json.Unmarshal(raw, &h); err != nil {
-				return jsonErr(loc.path, loc.line, loc.entry, err)
+		// Chunks are decoded in parallel; each hands over its (reference,
+		// id) pairs, in input order, so the first bad resource is the one
+		// a sequential read meets first.
+		mapIDs := func(c *rawChunk) *mappedChunk {
+			mc := &mappedChunk{}
+			for i, raw := range c.raws {
+				loc := c.locs[i]
+				var h head
+				if fastDecode(raw, &h) {
+					// decoded
+				} else if err := json.Unmarshal(raw, &h); err != nil {
+					mc.err = jsonErr(loc.path, loc.line, loc.entry, err)
+					return mc
+				}
+				if h.ResourceType != "Patient" {
+					continue
+				}
+				if h.ID == "" {
+					mc.err = loc.err("id", ErrMissingField)
+					return mc
+				}
+				id := keep(h.ID)
+				mc.ids = append(mc.ids, "Patient/"+id, id)
+				if url := c.urls[i]; url != "" {
+					mc.ids = append(mc.ids, keep(url), id)
+				}
 			}
-			if h.ResourceType != "Patient" {
-				return nil
+			return mc
+		}
+		r := newFHIRReader(context.Background(), nil, f.iter("Patient"), mapIDs, func(pairs []string) {
+			for i := 0; i+1 < len(pairs); i += 2 {
+				refs[pairs[i]] = pairs[i+1]
 			}
-			if h.ID == "" {
-				return loc.err("id", ErrMissingField)
-			}
-			id := keep(h.ID)
-			refs["Patient/"+id] = id
-			if url != "" {
-				refs[keep(url)] = id
-			}
-			return nil
 		})
+		for r.Next() {
+		}
+		f.patErr = r.Err()
+		r.Release()
 		if f.patErr != nil {
 			return
 		}
@@ -503,7 +521,8 @@ func (f *fhirExport) readTableSeen(ctx context.Context, table string, seen map[s
 		}
 	}
 	schema := Schema(table)
-	mapChunk := func(raws [][]byte, locs []fhirLoc) *mappedChunk {
+	mapChunk := func(c *rawChunk) *mappedChunk {
+		raws, locs := c.raws, c.locs
 		mc := &mappedChunk{}
 		m := &fhirMapper{un: &f.un, refs: refs, meds: meds}
 		w := newRowWriter(schema)

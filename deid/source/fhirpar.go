@@ -21,7 +21,7 @@ const chunkResources = 1024
 // mappedChunk is one chunk of resources, mapped.
 type mappedChunk struct {
 	recs []arrow.RecordBatch
-	ids  []string // ids of the resources of the table, in order, when asked for
+	ids  []string // ids of the resources of the table (or other strings a reader collects), in order
 	// err is the first error of the chunk or, after its rows, the read
 	// error that ends the input.
 	err error
@@ -38,7 +38,7 @@ type rawChunk struct {
 
 // chunkMapper maps the resources of one chunk; it is called by several
 // workers at once.
-type chunkMapper func(raws [][]byte, locs []fhirLoc) *mappedChunk
+type chunkMapper func(c *rawChunk) *mappedChunk
 
 // fhirReader is the [array.RecordReader] of a parallel FHIR table read.
 type fhirReader struct {
@@ -95,7 +95,7 @@ func newFHIRReader(ctx context.Context, schema *arrow.Schema, it *fhirIter, m ch
 		go func() {
 			defer r.wg.Done()
 			for j := range jobs {
-				mc := m(j.raws, j.locs)
+				mc := m(&j)
 				if j.block != nil {
 					putBlock(j.block)
 				}
