@@ -527,6 +527,7 @@ func (f *fhirExport) readTableSeen(ctx context.Context, table string, seen map[s
 		m := &fhirMapper{un: &f.un, refs: refs, meds: meds}
 		w := newRowWriter(schema)
 		defer w.release()
+		reserveRows(w, min(len(raws), BatchRows))
 		var r fhirResource
 		for i, raw := range raws {
 			if err := decodeTable(raw, locs[i], &r); err != nil {
@@ -562,6 +563,17 @@ func (f *fhirExport) readTableSeen(ctx context.Context, table string, seen map[s
 		}
 	}
 	return newFHIRReader(ctx, schema, f.iter(types...), mapChunk, onIDs), nil
+}
+
+// reserveRows sizes a fresh writer's buffers for n rows of short strings,
+// so that appending does not grow them step by step.
+func reserveRows(w *rowWriter, n int) {
+	w.bld.Reserve(n)
+	for _, b := range w.strs {
+		if b != nil {
+			b.ReserveData(n * 24)
+		}
+	}
 }
 
 // readNotes streams DocumentReference notes, then notes.jsonl if present.
