@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -29,6 +30,10 @@ const fixturePatients = 1500
 func TestMain(m *testing.M) {
 	klog.LogToStderr(false) // Tessera's log lines stay out of the test output
 	klog.SetOutput(io.Discard)
+	flag.Parse()
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		os.Exit(m.Run()) // a fuzzing worker runs only the fuzz target: no demo
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	d, err := Run(ctx, Config{Patients: fixturePatients, Seed: 7, Out: &story, UI: web.Handler()})
 	cancel()
