@@ -37,8 +37,22 @@
 // ledger) and holds no de-identification: datasets arrive already published
 // in the store (cohort.Publish) and the node anchors and announces them.
 //
+// Peer protocols the node adds to p2p's chunk protocol, both HTTP over
+// libp2p streams (p2p.Host.HandleHTTP, members only, bodies capped):
+// [ManifestProtocol] (GET /manifest/<cid>) and [AggregateProtocol]
+// (POST /aggregate, POST /ae). Gossip on the announcements topic carries JSON
+// envelopes of two kinds: "announce" (signed manifest and commitment) and
+// "consortium" (a newer signed configuration file, installed when it is
+// signed by the installed key).
+//
+// Running several nodes in one process (the demo): give each its own data
+// directory, Listen on loopback, API "127.0.0.1:0" (or "off" and mount
+// [Node.Handler]), and connect them with [Node.Connect] or Config.Peers.
+// Open, Config, Close, Handler and the /api/v1 routes are stable.
+//
 // Known limits: the ledger exchanges (tiles, submission) go over HTTP to the
 // operator's and witnesses' URLs in the consortium configuration, not yet
 // over libp2p; a consortium update that changes the operator or the witness
-// keys needs a restart of the mirror (the node logs it).
+// keys needs a restart (the node logs it); there is no mDNS discovery (peers
+// come from Config.Peers, the consortium's bootstrap addresses and the DHT).
 package node

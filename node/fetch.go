@@ -56,8 +56,8 @@ func (n *Node) Fetch(ref string) (Job, error) {
 	if err != nil {
 		return Job{}, fmt.Errorf("fetch %s: %w", ref, err)
 	}
-	if e.Retracted {
-		return Job{}, fmt.Errorf("fetch %s: version %d is retracted: %s", ref, e.Manifest.Version, e.Reason)
+	if e.Retracted || (n.mirror != nil && n.mirror.Retracted(e.CID)) {
+		return Job{}, fmt.Errorf("fetch %s: version %d is retracted", ref, e.Manifest.Version)
 	}
 	n.mu.Lock()
 	n.jobSeq++

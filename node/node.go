@@ -93,10 +93,11 @@ type Node struct {
 
 	mu       sync.Mutex
 	cat      *cohort.Catalog
-	catGen   uint64                // counts catalogue changes
-	files    map[cid.Cid][]cid.Cid // file -> manifests listing it
-	log0     ledgerIndex           // what the sync loop learnt from the ledger
-	wanted   map[cid.Cid]ledger.Publication
+	catGen   uint64                         // counts catalogue changes
+	files    map[cid.Cid][]cid.Cid          // file -> manifests listing it
+	log0     ledgerIndex                    // what the sync loop learnt from the ledger
+	wanted   map[cid.Cid]ledger.Publication // publish entries whose manifest the store lacks
+	retryAt  map[cid.Cid]time.Time          // when to ask peers for a wanted manifest again
 	splits   []SplitView
 	jobs     map[string]*Job
 	jobSeq   int
@@ -161,7 +162,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		cfg: cfg, d: d, log: lg, key: key, self: self, local: local, roles: roles,
 		store: st, reg: reg, hc: &http.Client{Timeout: 30 * time.Second},
 		kick: make(chan struct{}, 1), files: map[cid.Cid][]cid.Cid{},
-		wanted: map[cid.Cid]ledger.Publication{}, jobs: map[string]*Job{},
+		wanted: map[cid.Cid]ledger.Publication{}, retryAt: map[cid.Cid]time.Time{}, jobs: map[string]*Job{},
 	}
 	n.log0.init()
 	n.cons.Store(cons)

@@ -81,6 +81,9 @@ func (n *Node) readEntries(ctx context.Context) error {
 	n.mu.Lock()
 	from := n.log0.next
 	n.mu.Unlock()
+	if n.mirror.Size() <= from {
+		return nil // nothing new
+	}
 	changed := false
 	for e, err := range n.mirror.Entries(ctx) {
 		if err != nil {
@@ -169,7 +172,14 @@ func (n *Node) getWanted(ctx context.Context) {
 	}
 	n.mu.Unlock()
 	got := false
+	now := time.Now()
 	for _, p := range want {
+		n.mu.Lock()
+		next := n.retryAt[p.Manifest]
+		n.mu.Unlock()
+		if now.Before(next) {
+			continue
+		}
 		if n.mirror.State().Retracted(p.Manifest) {
 			n.mu.Lock()
 			delete(n.wanted, p.Manifest)
@@ -178,10 +188,15 @@ func (n *Node) getWanted(ctx context.Context) {
 		}
 		if err := n.getManifest(ctx, p); err != nil {
 			n.log.Debug("manifest not yet available", "manifest", p.Manifest, "err", err)
+			// Its holders may be offline: ask again later, not every tick.
+			n.mu.Lock()
+			n.retryAt[p.Manifest] = time.Now().Add(5 * time.Second)
+			n.mu.Unlock()
 			continue
 		}
 		n.mu.Lock()
 		delete(n.wanted, p.Manifest)
+		delete(n.retryAt, p.Manifest)
 		n.mu.Unlock()
 		got = true
 	}
@@ -193,35 +208,48 @@ func (n *Node) getWanted(ctx context.Context) {
 }
 
 func (n *Node) getManifest(ctx context.Context, p ledger.Publication) error {
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	cands := []peer.ID{p.Publisher}
-	for _, ai := range n.host.FindProviders(ctx, p.Manifest, 5) {
-		if ai.ID != n.self && ai.ID != p.Publisher {
-			n.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
-			cands = append(cands, ai.ID)
-		}
-	}
-	var errs []error
-	for _, id := range cands {
-		if id == n.self {
-			continue
-		}
+	try := func(id peer.ID) error {
 		sm, err := n.fetchManifest(ctx, id, p.Manifest)
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			return err
 		}
 		m, mc, err := sm.Verify()
 		if err != nil || mc != p.Manifest || m.Publisher.PeerID != p.Publisher.String() || m.Name != p.Dataset || m.Version != p.Version {
-			errs = append(errs, fmt.Errorf("peer %s sent a manifest that does not match the ledger's publish entry", id))
-			continue
+			return fmt.Errorf("peer %s sent a manifest that does not match the ledger's publish entry", id)
 		}
 		if _, _, err := n.store.AddManifest(sm); err != nil {
 			return err
 		}
 		n.log.Info("manifest learnt from the ledger", "dataset", m.Name, "version", m.Version, "from", id)
 		return nil
+	}
+	// The publisher first; then whoever provides the manifest in the DHT.
+	var errs []error
+	if p.Publisher != n.self {
+		err := try(p.Publisher)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	fctx, fcancel := context.WithTimeout(ctx, 5*time.Second)
+	provs := n.host.FindProviders(fctx, p.Manifest, 5)
+	fcancel()
+	for _, ai := range provs {
+		if ai.ID == n.self || ai.ID == p.Publisher {
+			continue
+		}
+		n.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
+		err := try(ai.ID)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return errors.New("no peer holds it")
 	}
 	return errors.Join(errs...)
 }
