@@ -3,6 +3,7 @@ package source
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -100,4 +101,50 @@ func FuzzNDJSONBlocks(f *testing.F) {
 			t.Fatalf("block size %d: %+v, want %+v", int(size)+1, got, want)
 		}
 	})
+}
+
+// Files of many blocks, read by several workers: the rows come in input
+// order, and the error is the first bad resource's, however late or early
+// the workers finish; in the patient index as in a table.
+func TestNDJSONManyBlocksFirstError(t *testing.T) {
+	const n = 12000 // about 2.5 MB of conditions, 2 MB of patients: several blocks each
+	var pats, conds strings.Builder
+	for i := range n {
+		fmt.Fprintf(&pats, `{"resourceType":"Patient","id":"p%d","birthDate":"1970-01-01","text":{"div":"%s"}}`+"\n", i, strings.Repeat("t", 100))
+		fmt.Fprintf(&conds, `{"resourceType":"Condition","subject":{"reference":"Patient/p%d"},"code":{"text":"c%d","coding":[{"system":"http://snomed.info/sct","code":"%d"}]},"onsetDateTime":"2020-01-01","note":"%s"}`+"\n",
+			i, i, i, strings.Repeat("n", 100))
+	}
+	good := writeFiles(t, map[string]string{"Patient.000.ndjson": pats.String(), "Condition.000.ndjson": conds.String()})
+	e := openT(t, good, FormatFHIR)
+	rows := readTable(t, e, Condition)
+	if len(rows) != n {
+		t.Fatalf("%d conditions, want %d", len(rows), n)
+	}
+	for i, r := range rows {
+		if want := fmt.Sprintf("p%d", i); r["source_person_id"] != want {
+			t.Fatalf("row %d is %v's, want %s's: order lost", i, r["source_person_id"], want)
+		}
+	}
+
+	lines := strings.SplitAfter(conds.String(), "\n")
+	lines[9000] = `{"resourceType":"Condition","subject":{"reference":"Patient/zz"}}` + "\n"
+	lines[11000] = `{"resourceType":"Condition"}` + "\n"
+	plines := strings.SplitAfter(pats.String(), "\n")
+	for name, tc := range map[string]struct {
+		files map[string]string
+		file  string
+		line  int
+		want  error
+	}{
+		"table":         {map[string]string{"Patient.000.ndjson": pats.String(), "Condition.000.ndjson": strings.Join(lines, "")}, "Condition.000.ndjson", 9001, ErrUnknownPatient},
+		"patient index": {map[string]string{"Patient.000.ndjson": strings.Join(plines[:11000], "") + `{"resourceType":"Patient"}` + "\n" + strings.Join(plines[11000:], ""), "Condition.000.ndjson": strings.Join(lines, "")}, "Patient.000.ndjson", 11001, ErrMissingField},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := firstErr(t, writeFiles(t, tc.files), FormatFHIR, Condition)
+			var pe *ParseError
+			if !errors.As(err, &pe) || !errors.Is(err, tc.want) || filepath.Base(pe.File) != tc.file || pe.Line != tc.line {
+				t.Fatalf("error %v, want %v at %s line %d", err, tc.want, tc.file, tc.line)
+			}
+		})
+	}
 }
