@@ -10,11 +10,13 @@ const statusEl = document.getElementById("status");
 
 // The URL the node prints carries the token in its fragment (#token=...),
 // which browsers never send to a server; it is kept in localStorage.
+// A route may come before it: #/signals&token=... opens that page.
 (function takeTokenFromURL() {
-  const m = location.hash.match(/token=([0-9a-fA-F]+)/);
+  const m = location.hash.match(/[#&]token=([0-9a-fA-F]+)/);
   if (m) {
     localStorage.setItem("cohortnet-token", m[1]);
-    history.replaceState(null, "", location.pathname + "#/cohorts");
+    const route = location.hash.slice(0, m.index).replace(/^#/, "") || "/cohorts";
+    history.replaceState(null, "", location.pathname + "#" + route);
   }
 })();
 
@@ -184,7 +186,7 @@ function statusBadges(st) {
   const v = st || {};
   return [
     v.signature ? badge("signature ✓", "ok", "the publisher's Ed25519 signature over the manifest CID verifies") : badge("signature ✗", "bad"),
-    v.anchored ? badge("ledger #" + v.ledger_index, "ok", "its publish entry is in this node's verified ledger copy") : badge("not in ledger", "bad"),
+    v.anchored ? badge("ledger #" + (v.ledger_index ?? 0), "ok", "its publish entry is in this node's verified ledger copy") : badge("not in ledger", "bad"),
     v.witnesses ? badge(v.witnesses + " cosignatures", "ok", "witness cosignatures on the checkpoint") : badge("no cosignatures", "warn"),
     v.retracted ? badge("retracted", "bad") : null,
     v.own ? badge("published here", "ok") : v.held ? badge("held, CIDs ✓", "ok", "fetched; every chunk and file verified") : badge("not fetched", "warn"),
@@ -239,7 +241,7 @@ async function pageCohort(cid) {
     { k: "publisher", v: (m.publisher ? m.publisher.name + " " + m.publisher.peer_id : l.publisher) },
     { k: "created", v: m.created || l.created }, { k: "licence", v: m.license },
     { k: "de-identification", v: d.mode }, { k: "k achieved", v: d.k_achieved }, { k: "highest risk", v: d.highest_risk },
-    { k: "key fingerprint", v: d.key_fingerprint || "" }, { k: "ledger entry", v: st.ledger_index },
+    { k: "key fingerprint", v: d.key_fingerprint || "" }, { k: "ledger entry", v: st.anchored ? (st.ledger_index ?? 0) : "not anchored" },
   ]), el("h3", {}, "Versions"), table([
     { key: "version", label: "Version", num: true },
     { key: "manifest", label: "Manifest", render: (v) => el("a", { href: "#/cohort/" + v.manifest, class: "mono" }, shortCID(v.manifest)) },
@@ -325,8 +327,8 @@ async function pageSignals(params) {
   const source = q.get("source") || "exposures";
   const form = el("form", { class: "search" },
     el("select", { name: "source" }, ["exposures", "reports"].map((v) => el("option", { value: v, selected: v === source }, v))),
-    el("input", { name: "window", type: "number", min: 1, value: q.get("window") || 30, title: "risk window, days" }),
-    el("input", { name: "min_count", type: "number", min: 1, value: q.get("min_count") || 5, title: "minimum cases a" }),
+    el("label", {}, "risk window (days) ", el("input", { name: "window", type: "number", min: 1, value: q.get("window") || 30 })),
+    el("label", {}, "minimum cases ", el("input", { name: "min_count", type: "number", min: 1, value: q.get("min_count") || 5 })),
     el("button", { type: "submit" }, "Compute"));
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
