@@ -35,8 +35,8 @@ type AEAnswer struct {
 // AEPair is one pair's released counts.
 type AEPair struct {
 	Pair
-	A     *int64 `json:"a"`
-	Event *int64 `json:"event"` // a + c
+	A          *int64 `json:"a"`
+	EventTotal *int64 `json:"event_total"` // a + c
 }
 
 const aeDomain = "cohortnet/ae-answer/v1\n"
@@ -114,7 +114,7 @@ func (a *Answerer) AnswerAE(ctx context.Context, requester string, cfg SignalCon
 	// unexposed (their a + c matters when pooling).
 	for _, p := range sortedPairs(c.cells) {
 		cl := c.cells[p]
-		out.Pairs = append(out.Pairs, AEPair{Pair: p, A: keep(cl.a), Event: keep(cl.event)})
+		out.Pairs = append(out.Pairs, AEPair{Pair: p, A: keep(cl.a), EventTotal: keep(cl.event)})
 	}
 	b, err := out.signedBytes()
 	if err != nil {
@@ -199,7 +199,7 @@ func PooledSignals(answers []*AEAnswer, minCount int64, drug, event string) (sig
 		for i, a := range ok {
 			r := ae.Release{Site: a.Institution, N: a.N, Drug: released(a.Drugs, p.Drug)}
 			if x, seen := index[i][p]; seen {
-				r.A, r.Event = x.A, x.Event
+				r.A, r.Event = x.A, x.EventTotal
 			} else {
 				r.A, r.Event = &zero, released(a.Events, p.Event)
 			}

@@ -2,7 +2,9 @@ package query
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strconv"
 	"testing"
@@ -241,6 +243,29 @@ func TestPooledAE(t *testing.T) {
 	i := slices.IndexFunc(sig, func(s Signal) bool { return s.Pair == Pair{"D1", "E1"} })
 	if i < 0 || !sig[i].Flags.Evans {
 		t.Errorf("planted pair not flagged when pooled")
+	}
+	// Answers travel as JSON: decoded ones pool to the same signals, and the
+	// signature covers every pair's codes.
+	var decoded []*AEAnswer
+	for _, a := range answers {
+		b, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d AEAnswer
+		if err := json.Unmarshal(b, &d); err != nil {
+			t.Fatal(err)
+		}
+		decoded = append(decoded, &d)
+	}
+	if wire, rej := PooledSignals(decoded, 1, "", ""); len(rej) != 0 || !reflect.DeepEqual(wire, sig) {
+		t.Errorf("signals from answers decoded from JSON differ (rejected %v)", rej)
+	}
+	moved := *decoded[0]
+	moved.Pairs = slices.Clone(moved.Pairs)
+	moved.Pairs[0].Event = "another-event"
+	if _, rej := PooledSignals([]*AEAnswer{&moved}, 1, "", ""); len(rej) != 1 {
+		t.Errorf("answer with a changed event code accepted")
 	}
 	// A forged answer is rejected.
 	forged := *answers[0]
