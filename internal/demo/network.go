@@ -14,7 +14,7 @@ import (
 
 // aeProtocol is the demo's adverse-event request between nodes, over HTTP
 // on libp2p streams: POST a query.SignalConfig as JSON to "/ae", get the
-// hospital's signed query.AEAnswer as [wireAnswer]. Package node federates
+// hospital's signed query.AEAnswer. Package node federates
 // structured aggregates (node.AggregateProtocol) but not yet adverse-event
 // counts; this is the demo's stand-in until it does.
 const aeProtocol = "/cohortnet/demo/ae/1"
@@ -46,41 +46,8 @@ func serveAE(n *node.Node) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(toWire(ans))
+		_ = json.NewEncoder(w).Encode(ans)
 	}))
-}
-
-// wireAnswer is a query.AEAnswer as JSON that keeps every pair's event
-// code: query.AEPair's embedded Pair.Event and its own Event share the JSON
-// key "event", so the answer's own JSON drops the codes.
-type wireAnswer struct {
-	Answer query.AEAnswer `json:"answer"`
-	Pairs  []wirePair     `json:"pairs"`
-}
-
-type wirePair struct {
-	Drug       string `json:"drug"`
-	Event      string `json:"event"`
-	A          *int64 `json:"a"`
-	EventCount *int64 `json:"event_count"`
-}
-
-func toWire(a *query.AEAnswer) wireAnswer {
-	w := wireAnswer{Answer: *a}
-	w.Answer.Pairs = nil
-	for _, p := range a.Pairs {
-		w.Pairs = append(w.Pairs, wirePair{Drug: p.Pair.Drug, Event: p.Pair.Event, A: p.A, EventCount: p.Event})
-	}
-	return w
-}
-
-func (w wireAnswer) answer() *query.AEAnswer {
-	a := w.Answer
-	a.Pairs = nil
-	for _, p := range w.Pairs {
-		a.Pairs = append(a.Pairs, query.AEPair{Pair: query.Pair{Drug: p.Drug, Event: p.Event}, A: p.A, Event: p.EventCount})
-	}
-	return &a
 }
 
 // askAE asks one hospital's node for its adverse-event counts.
@@ -105,11 +72,10 @@ func askAE(ctx context.Context, from *node.Node, h *participant, cfg query.Signa
 		n, _ := resp.Body.Read(b)
 		return nil, fmt.Errorf("ask %s: %s: %s", h.short, resp.Status, b[:n])
 	}
-	var wa wireAnswer
-	if err := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 64<<20)).Decode(&wa); err != nil {
+	a := &query.AEAnswer{}
+	if err := json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 64<<20)).Decode(a); err != nil {
 		return nil, fmt.Errorf("answer of %s: %w", h.short, err)
 	}
-	a := wa.answer()
 	if err := a.Verify(); err != nil {
 		return nil, err
 	}
