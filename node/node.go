@@ -50,6 +50,9 @@ type Config struct {
 	// whenever the connection is lost, besides the consortium's bootstrap
 	// addresses (for members not listed there).
 	Peers []string
+	// MDNS advertises the node on the local network and dials the members
+	// found there.
+	MDNS bool
 	// UI, if set, serves GET / and every path outside /api/ and /metrics
 	// (the dashboard).
 	UI http.Handler
@@ -244,6 +247,11 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	n.goLoop(n.syncLoop)
 	if len(boot) > 0 {
 		n.goLoop(n.redial)
+	}
+	if cfg.MDNS {
+		if err := n.startMDNS(); err != nil {
+			return nil, fmt.Errorf("node: mdns: %w", err)
+		}
 	}
 	ok = true
 	lg.Info("node started", "peer", self, "roles", roles, "api", n.APIAddr())

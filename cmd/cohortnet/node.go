@@ -19,6 +19,7 @@ func newNodeCmd() *cobra.Command {
 		roles        []string
 		listen       []string
 		peers        []string
+		mdns         bool
 		api          string
 		ledgerListen map[string]string
 	)
@@ -64,7 +65,7 @@ retract, peers, publish, query and aggregate use it when the node runs.`,
 			klog.SetSlogLogger(slog.Default())
 			ctx := cmd.Context()
 			n, err := node.Open(ctx, node.Config{
-				Data: dataDir(), Listen: listen, Peers: peers, API: api, Roles: roles, LedgerListen: ledgerListen,
+				Data: dataDir(), Listen: listen, Peers: peers, MDNS: mdns, API: api, Roles: roles, LedgerListen: ledgerListen,
 				UI:     web.Handler(), // the dashboard at /
 				Logger: slog.Default(),
 			})
@@ -88,6 +89,7 @@ retract, peers, publish, query and aggregate use it when the node runs.`,
 	f.StringSliceVar(&roles, "role", nil, "roles: ledger, witness, hospital, researcher, agency (default: the roles in config.yaml)")
 	f.StringArrayVar(&listen, "listen", nil, "libp2p multiaddr to listen on (repeatable; default: config.yaml's, else TCP and QUIC on every interface)")
 	f.StringArrayVar(&peers, "peer", nil, "member multiaddr ending in /p2p/<peer id> to stay connected to, besides the consortium's bootstrap addresses (repeatable)")
+	f.BoolVar(&mdns, "mdns", false, "find members on the local network with mDNS")
 	f.StringVar(&api, "api", "", "local API address host:port (default: config.yaml's, else 127.0.0.1 on a free port)")
 	f.StringToStringVar(&ledgerListen, "ledger-listen", nil, "role=host:port overriding a ledger role's address from the consortium configuration")
 	return cmd
