@@ -18,28 +18,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
-)
 
-// sharedData finds the project's shared sample data: `shared/data` in a
-// directory above this package (beside the repository).
-func sharedData(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data")
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared/data not found above the package directory")
-		}
-		dir = parent
-	}
-}
+	"github.com/cohortnet/cohortnet/internal/sampledata"
+)
 
 func readCSV(t testing.TB, path string) []map[string]string {
 	t.Helper()
@@ -96,7 +77,7 @@ func writeParquet(t testing.TB, path string, rec arrow.RecordBatch) {
 // the report contract. It returns the folder.
 func writeDataset(t testing.TB, mode string) string {
 	t.Helper()
-	src := filepath.Join(sharedData(t), "synthea-csv-27")
+	src := filepath.Join(sampledata.Dir(t), "synthea-csv-27")
 	out := t.TempDir()
 	mem := memory.DefaultAllocator
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,26 +16,6 @@ import (
 
 	"github.com/cohortnet/cohortnet/deid/source"
 )
-
-// sharedData finds shared/data beside the repository by walking up.
-func sharedData(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared/data not found beside the repository")
-		}
-		dir = parent
-	}
-}
 
 var testKey = []byte("0123456789abcdef0123456789abcdef")
 

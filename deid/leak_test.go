@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/cohortnet/cohortnet/deid/source"
+	"github.com/cohortnet/cohortnet/internal/sampledata"
 	"github.com/cohortnet/cohortnet/internal/synth"
 )
 
@@ -172,7 +173,7 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // TestLeakRealSamples de-identifies the real sample exports in every mode and
 // looks for every identifier they hold in every output value.
 func TestLeakRealSamples(t *testing.T) {
-	data := sharedData(t)
+	data := sampledata.Dir(t)
 	for _, sample := range []string{"synthea-csv-27", "synthea-csv-111", "fhir-bulk-10", "omop-synthea27"} {
 		for _, mode := range Modes {
 			t.Run(sample+"/"+string(mode), func(t *testing.T) {

@@ -9,27 +9,8 @@ import (
 	"testing"
 
 	"github.com/cohortnet/cohortnet/deid/source"
+	"github.com/cohortnet/cohortnet/internal/sampledata"
 )
-
-// dataDir finds the shared sample data beside the repository.
-func dataDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared/data not found beside the repository")
-		}
-		dir = parent
-	}
-}
 
 // readDollar reads a FAERS $-separated file into maps by header name.
 func readDollar(t testing.TB, path string) []map[string]string {
@@ -69,7 +50,7 @@ func readDollar(t testing.TB, path string) []map[string]string {
 // REAC files (latest case version; suspect drugs PS and SS, by active
 // ingredient or else drug name; one unit per case).
 func TestFAERSSignals(t *testing.T) {
-	dir := filepath.Join(dataDir(t), "faers-2017q2")
+	dir := filepath.Join(sampledata.Dir(t), "faers-2017q2")
 	exp, err := source.Open(dir, source.FormatFAERS)
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/cohortnet/cohortnet/deid"
 	"github.com/cohortnet/cohortnet/deid/scrub"
 	"github.com/cohortnet/cohortnet/deid/source"
+	"github.com/cohortnet/cohortnet/internal/sampledata"
 	"github.com/cohortnet/cohortnet/internal/synth"
 )
 
@@ -165,7 +166,7 @@ func context(text string, a, b int) string {
 // and checks that no name, phone, address or birth date of the note's own
 // patient survives.
 func TestRealSyntheaNotes(t *testing.T) {
-	dir := findData(t, "fhir-bulk-10")
+	dir := sampledata.Dir(t, "fhir-bulk-10")
 	type patient struct {
 		ID   string `json:"id"`
 		Name []struct {
@@ -263,18 +264,3 @@ func containsWord(text, w string) bool {
 }
 
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
-
-func findData(t *testing.T, name string) string {
-	dir, _ := os.Getwd()
-	for {
-		p := filepath.Join(dir, "shared", "data", name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared/data not found")
-		}
-		dir = parent
-	}
-}

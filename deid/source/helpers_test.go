@@ -9,28 +9,12 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/cohortnet/cohortnet/internal/sampledata"
 )
 
-// sharedData finds shared/data beside the repository by walking up from the
-// package directory.
-func sharedData(t testing.TB, sub string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data", sub)
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skipf("shared/data/%s not found beside the repository", sub)
-		}
-		dir = parent
-	}
-}
+// sharedData finds a folder of shared/data beside the repository.
+func sharedData(t testing.TB, sub string) string { return sampledata.Dir(t, sub) }
 
 // row is one output row as column name to value (string, float64, bool,
 // arrow.Date32 as "YYYY-MM-DD", or nil).

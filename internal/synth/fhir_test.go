@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cohortnet/cohortnet/internal/sampledata"
 )
 
 // collectRefs gathers every "reference" value in a decoded resource.
@@ -181,7 +183,7 @@ func TestFHIRResources(t *testing.T) {
 // TestFHIRShapedLikeSynthea compares the identifiers, extensions and
 // reference style of our Patient and Condition with the real Synthea export.
 func TestFHIRShapedLikeSynthea(t *testing.T) {
-	real := sharedData(t, "fhir-bulk-10")
+	real := sampledata.Dir(t, "fhir-bulk-10")
 	out, _ := generate(t, Config{Patients: 50, Seed: 2, Format: FormatFHIR})
 	first := func(dir, file string) map[string]any {
 		var m map[string]any

@@ -14,28 +14,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// sharedData finds ../shared/data beside the repository by walking up from
-// the package directory.
-func sharedData(t *testing.T, sub string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "data", sub)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skipf("shared/data/%s not found beside the repository", sub)
-		}
-		dir = parent
-	}
-}
+	"github.com/cohortnet/cohortnet/internal/sampledata"
+)
 
 func generate(t *testing.T, cfg Config) (string, *Result) {
 	t.Helper()
@@ -159,7 +140,7 @@ func TestOtherInstitutionOtherPatients(t *testing.T) {
 }
 
 func TestCSVHeadersMatchSynthea(t *testing.T) {
-	real := sharedData(t, "synthea-csv-27")
+	real := sampledata.Dir(t, "synthea-csv-27")
 	out, _ := generate(t, Config{Patients: 20, Seed: 3})
 	for _, name := range CSVFiles {
 		t.Run(name, func(t *testing.T) {
