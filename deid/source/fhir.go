@@ -529,8 +529,9 @@ func (f *fhirExport) readTableSeen(ctx context.Context, table string, seen map[s
 		defer w.release()
 		reserveRows(w, min(len(raws), BatchRows))
 		var r fhirResource
+		var tb typedBufs
 		for i, raw := range raws {
-			if err := decodeTable(raw, locs[i], &r); err != nil {
+			if err := decodeTable(raw, locs[i], &r, &tb); err != nil {
 				mc.err = err
 				return mc
 			}

@@ -129,10 +129,24 @@ type fhirPatientFields struct {
 	Address          []fhirAddress   `json:"address"`
 }
 
+// typedBufs are the small structs one goroutine decodes into, reused from
+// one resource to the next instead of allocated for each.
+type typedBufs struct {
+	enc  fhirEncounterFields
+	cond fhirConditionFields
+	proc fhirProcedureFields
+	imm  fhirImmunizationFields
+	obs  fhirObservationFields
+	med  fhirMedicationFields
+	ae   fhirAdverseEventFields
+	doc  fhirDocumentFields
+	pat  fhirPatientFields
+}
+
 // decodeTable decodes one resource of a table's read: into the small struct
 // of its type when that applies cleanly, else as decodeResource does.
-func decodeTable(raw []byte, loc fhirLoc, r *fhirResource) error {
-	if decodeTyped(raw, r) {
+func decodeTable(raw []byte, loc fhirLoc, r *fhirResource, tb *typedBufs) error {
+	if decodeTyped(raw, r, tb) {
 		return nil
 	}
 	return decodeResource(raw, loc, r)
@@ -140,48 +154,54 @@ func decodeTable(raw []byte, loc fhirLoc, r *fhirResource) error {
 
 // decodeTyped reports whether raw was decoded into r through the small
 // struct of the type it names; r is then that resource, zero elsewhere.
-func decodeTyped(raw []byte, r *fhirResource) bool {
+func decodeTyped(raw []byte, r *fhirResource, tb *typedBufs) bool {
 	rt := peekType(raw)
 	switch string(rt) {
 	case "Encounter":
-		var v fhirEncounterFields
-		if !fastDecode(raw, &v) || v.ResourceType != string(rt) {
+		v := &tb.enc
+		*v = fhirEncounterFields{}
+		if !fastDecode(raw, v) || v.ResourceType != string(rt) {
 			return false
 		}
 		*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Class: v.Class, Period: v.Period}
 	case "Condition":
-		var v fhirConditionFields
-		if !fastDecode(raw, &v) || v.ResourceType != string(rt) {
+		v := &tb.cond
+		*v = fhirConditionFields{}
+		if !fastDecode(raw, v) || v.ResourceType != string(rt) {
 			return false
 		}
 		*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Encounter: v.Encounter,
 			Code: v.Code, OnsetDateTime: v.OnsetDateTime, OnsetPeriod: v.OnsetPeriod, RecordedDate: v.RecordedDate,
 			AbatementDateTime: v.AbatementDateTime, AbatementPeriod: v.AbatementPeriod}
 	case "Procedure":
-		var v fhirProcedureFields
-		if !fastDecode(raw, &v) || v.ResourceType != string(rt) {
+		v := &tb.proc
+		*v = fhirProcedureFields{}
+		if !fastDecode(raw, v) || v.ResourceType != string(rt) {
 			return false
 		}
 		*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Encounter: v.Encounter,
 			Code: v.Code, PerformedDateTime: v.PerformedDateTime, PerformedPeriod: v.PerformedPeriod}
 	case "Immunization":
-		var v fhirImmunizationFields
-		if !fastDecode(raw, &v) || v.ResourceType != string(rt) {
+		v := &tb.imm
+		*v = fhirImmunizationFields{}
+		if !fastDecode(raw, v) || v.ResourceType != string(rt) {
 			return false
 		}
 		*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Patient: v.Patient, Encounter: v.Encounter,
 			VaccineCode: v.VaccineCode, OccurrenceDateTime: v.OccurrenceDateTime}
 	case "Observation":
-		var v fhirObservationFields
-		if !fastDecode(raw, &v) || v.ResourceType != string(rt) {
+		v := &tb.obs
+		*v = fhirObservationFields{}
+		if !fastDecode(raw, v) || v.ResourceType != string(rt) {
 			return false
 		}
 		*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Encounter: v.Encounter,
 			Code: v.Code, EffectiveDateTime: v.EffectiveDateTime, EffectivePeriod: v.EffectivePeriod,
 			Issued: v.Issued, ValueQuantity: v.ValueQuantity, Component: v.Component}
 	case "MedicationRequest", "MedicationStatement", "MedicationAdministration":
-		var v fhirMedicationFields
-		if !fastDecode(raw, &v) || v.ResourceType != string(rt) {
+		v := &tb.med
+		*v = fhirMedicationFields{}
+		if !fastDecode(raw, v) || v.ResourceType != string(rt) {
 			return false
 		}
 		*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Encounter: v.Encounter,
@@ -189,22 +209,25 @@ func decodeTyped(raw []byte, r *fhirResource) bool {
 			MedicationReference: v.MedicationReference, AuthoredOn: v.AuthoredOn, DispenseRequest: v.DispenseRequest,
 			EffectiveDateTime: v.EffectiveDateTime, EffectivePeriod: v.EffectivePeriod}
 	case "AdverseEvent":
-		var v fhirAdverseEventFields
-		if !fastDecode(raw, &v) || v.ResourceType != string(rt) {
+		v := &tb.ae
+		*v = fhirAdverseEventFields{}
+		if !fastDecode(raw, v) || v.ResourceType != string(rt) {
 			return false
 		}
 		*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Contained: v.Contained,
 			Event: v.Event, Date: v.Date, Seriousness: v.Seriousness, Outcome: v.Outcome, SuspectEntity: v.SuspectEntity}
 	case "DocumentReference":
-		var v fhirDocumentFields
-		if !fastDecode(raw, &v) || v.ResourceType != string(rt) {
+		v := &tb.doc
+		*v = fhirDocumentFields{}
+		if !fastDecode(raw, v) || v.ResourceType != string(rt) {
 			return false
 		}
 		*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Encounter: v.Encounter,
 			Context: v.Context, Type: v.Type, Date: v.Date, Content: v.Content}
 	case "Patient":
-		var v fhirPatientFields
-		if !fastDecode(raw, &v) || v.ResourceType != string(rt) {
+		v := &tb.pat
+		*v = fhirPatientFields{}
+		if !fastDecode(raw, v) || v.ResourceType != string(rt) {
 			return false
 		}
 		*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Identifier: v.Identifier, Extension: v.Extension,

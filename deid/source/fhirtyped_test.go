@@ -26,7 +26,7 @@ func mapOne(t testing.TB, raw []byte, typed bool, refs map[string]string, meds m
 	var r fhirResource
 	loc := fhirLoc{"x.ndjson", 1, -1}
 	if typed {
-		if !decodeTyped(raw, &r) {
+		if !decodeTyped(raw, &r, &typedBufs{}) {
 			return mapped{}, false
 		}
 	} else if err := json.Unmarshal(raw, &r); err != nil {
@@ -128,7 +128,7 @@ func TestTypedDecodeFallsBack(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			var r fhirResource
-			if decodeTyped([]byte(raw), &r) {
+			if decodeTyped([]byte(raw), &r, &typedBufs{}) {
 				t.Errorf("decoded typed as %q", r.ResourceType)
 			}
 		})
