@@ -5,7 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/multiformats/go-multihash"
+
 	"github.com/cohortnet/cohortnet/cohort"
+	"github.com/cohortnet/cohortnet/ledger"
 )
 
 // A publication reaches every member's catalogue within seconds, anchored
@@ -143,5 +149,64 @@ func TestAggregateOnlyNoRows(t *testing.T) {
 		if nw.agency.node.Store().Has(f.CID) {
 			t.Fatalf("the agency holds %s", f.Path)
 		}
+	}
+}
+
+// Decide follows the tiers exactly, from the ledger alone: open, any member;
+// registered, a member who filed a request; restricted, a live grant;
+// aggregate-only, nobody; the publisher always; a non-member never.
+func TestDecideByTier(t *testing.T) {
+	nw := testNet(t)
+	ctx := t.Context()
+	b, lab, agency := nw.hospB, nw.lab, nw.agency
+	outsider, _, err := crypto.GenerateEd25519Key(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outID, _ := peer.IDFromPrivateKey(outsider)
+	manifests := map[string]cid.Cid{}
+	for _, tier := range cohort.AccessTiers {
+		mh, _ := multihash.Sum([]byte("decide "+tier+time.Now().String()), multihash.SHA2_256, -1)
+		c := cid.NewCidV1(cid.DagCBOR, mh)
+		e := ledger.NewEntry(ledger.KindPublish, time.Now())
+		e.Manifest, e.Dataset, e.Version, e.Access = c, "hospital-b/decide-"+tier, 1, tier
+		if _, err := b.node.Submit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		manifests[tier] = c
+	}
+	if _, err := lab.node.Request(ctx, "hospital-b/decide-registered", "tier test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.node.Grant(ctx, "hospital-b/decide-restricted", lab.id, time.Time{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.node.Grant(ctx, "hospital-b/decide-aggregate-only", lab.id, time.Time{}, ""); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the serving node's mirror has the entries", func() bool {
+		return agency.node.Decide(lab.id, manifests[cohort.AccessRestricted], time.Now()) == nil
+	})
+	for _, tc := range []struct {
+		tier, name string
+		who        peer.ID
+		ok         bool
+	}{
+		{cohort.AccessOpen, "member", lab.id, true},
+		{cohort.AccessOpen, "non-member", outID, false},
+		{cohort.AccessRegistered, "requested", lab.id, true},
+		{cohort.AccessRegistered, "no request", nw.hospA.id, false},
+		{cohort.AccessRestricted, "granted", lab.id, true},
+		{cohort.AccessRestricted, "no grant", nw.hospA.id, false},
+		{cohort.AccessAggregateOnly, "granted", lab.id, false},
+		{cohort.AccessAggregateOnly, "publisher", b.id, true},
+	} {
+		t.Run(tc.tier+"/"+tc.name, func(t *testing.T) {
+			// The agency decides as a mirror would, from its own ledger copy.
+			err := agency.node.Decide(tc.who, manifests[tc.tier], time.Now())
+			if (err == nil) != tc.ok {
+				t.Fatalf("Decide = %v, want allowed %v", err, tc.ok)
+			}
+		})
 	}
 }
