@@ -158,86 +158,105 @@ func decodeTyped(raw []byte, r *fhirResource, tb *typedBufs) bool {
 	rt := peekType(raw)
 	switch string(rt) {
 	case "Encounter":
-		v := &tb.enc
-		*v = fhirEncounterFields{}
-		if !fastDecode(raw, v) || v.ResourceType != string(rt) {
-			return false
-		}
-		*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Class: v.Class, Period: v.Period}
+		return decodeInto(raw, rt, &tb.enc, r)
 	case "Condition":
-		v := &tb.cond
-		*v = fhirConditionFields{}
-		if !fastDecode(raw, v) || v.ResourceType != string(rt) {
-			return false
-		}
-		*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Encounter: v.Encounter,
-			Code: v.Code, OnsetDateTime: v.OnsetDateTime, OnsetPeriod: v.OnsetPeriod, RecordedDate: v.RecordedDate,
-			AbatementDateTime: v.AbatementDateTime, AbatementPeriod: v.AbatementPeriod}
+		return decodeInto(raw, rt, &tb.cond, r)
 	case "Procedure":
-		v := &tb.proc
-		*v = fhirProcedureFields{}
-		if !fastDecode(raw, v) || v.ResourceType != string(rt) {
-			return false
-		}
-		*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Encounter: v.Encounter,
-			Code: v.Code, PerformedDateTime: v.PerformedDateTime, PerformedPeriod: v.PerformedPeriod}
+		return decodeInto(raw, rt, &tb.proc, r)
 	case "Immunization":
-		v := &tb.imm
-		*v = fhirImmunizationFields{}
-		if !fastDecode(raw, v) || v.ResourceType != string(rt) {
-			return false
-		}
-		*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Patient: v.Patient, Encounter: v.Encounter,
-			VaccineCode: v.VaccineCode, OccurrenceDateTime: v.OccurrenceDateTime}
+		return decodeInto(raw, rt, &tb.imm, r)
 	case "Observation":
-		v := &tb.obs
-		*v = fhirObservationFields{}
-		if !fastDecode(raw, v) || v.ResourceType != string(rt) {
-			return false
-		}
-		*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Encounter: v.Encounter,
-			Code: v.Code, EffectiveDateTime: v.EffectiveDateTime, EffectivePeriod: v.EffectivePeriod,
-			Issued: v.Issued, ValueQuantity: v.ValueQuantity, Component: v.Component}
+		return decodeInto(raw, rt, &tb.obs, r)
 	case "MedicationRequest", "MedicationStatement", "MedicationAdministration":
-		v := &tb.med
-		*v = fhirMedicationFields{}
-		if !fastDecode(raw, v) || v.ResourceType != string(rt) {
-			return false
-		}
-		*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Encounter: v.Encounter,
-			Context: v.Context, Contained: v.Contained, MedicationCodeableConcept: v.MedicationCodeableConcept,
-			MedicationReference: v.MedicationReference, AuthoredOn: v.AuthoredOn, DispenseRequest: v.DispenseRequest,
-			EffectiveDateTime: v.EffectiveDateTime, EffectivePeriod: v.EffectivePeriod}
+		return decodeInto(raw, rt, &tb.med, r)
 	case "AdverseEvent":
-		v := &tb.ae
-		*v = fhirAdverseEventFields{}
-		if !fastDecode(raw, v) || v.ResourceType != string(rt) {
-			return false
-		}
-		*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Contained: v.Contained,
-			Event: v.Event, Date: v.Date, Seriousness: v.Seriousness, Outcome: v.Outcome, SuspectEntity: v.SuspectEntity}
+		return decodeInto(raw, rt, &tb.ae, r)
 	case "DocumentReference":
-		v := &tb.doc
-		*v = fhirDocumentFields{}
-		if !fastDecode(raw, v) || v.ResourceType != string(rt) {
-			return false
-		}
-		*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Encounter: v.Encounter,
-			Context: v.Context, Type: v.Type, Date: v.Date, Content: v.Content}
+		return decodeInto(raw, rt, &tb.doc, r)
 	case "Patient":
-		v := &tb.pat
-		*v = fhirPatientFields{}
-		if !fastDecode(raw, v) || v.ResourceType != string(rt) {
-			return false
-		}
-		*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Identifier: v.Identifier, Extension: v.Extension,
-			Name: v.Name, Telecom: v.Telecom, Gender: v.Gender, BirthDate: v.BirthDate,
-			DeceasedDateTime: v.DeceasedDateTime, Address: v.Address}
-	default:
+		return decodeInto(raw, rt, &tb.pat, r)
+	}
+	return false
+}
+
+// typedFields is a small struct of a type's fields.
+type typedFields interface {
+	resourceType() string
+	resource(r *fhirResource)
+}
+
+// decodeInto decodes raw into v, which must then be of type rt, and sets r.
+func decodeInto[T any, P interface {
+	*T
+	typedFields
+}](raw, rt []byte, v P, r *fhirResource) bool {
+	var zero T
+	*v = zero
+	if !fastDecode(raw, v) || v.resourceType() != string(rt) {
 		return false
 	}
+	v.resource(r)
 	return true
 }
+
+func (v *fhirEncounterFields) resource(r *fhirResource) {
+	*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Class: v.Class, Period: v.Period}
+}
+
+func (v *fhirConditionFields) resource(r *fhirResource) {
+	*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Encounter: v.Encounter,
+		Code: v.Code, OnsetDateTime: v.OnsetDateTime, OnsetPeriod: v.OnsetPeriod, RecordedDate: v.RecordedDate,
+		AbatementDateTime: v.AbatementDateTime, AbatementPeriod: v.AbatementPeriod}
+}
+
+func (v *fhirProcedureFields) resource(r *fhirResource) {
+	*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Encounter: v.Encounter,
+		Code: v.Code, PerformedDateTime: v.PerformedDateTime, PerformedPeriod: v.PerformedPeriod}
+}
+
+func (v *fhirImmunizationFields) resource(r *fhirResource) {
+	*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Patient: v.Patient, Encounter: v.Encounter,
+		VaccineCode: v.VaccineCode, OccurrenceDateTime: v.OccurrenceDateTime}
+}
+
+func (v *fhirObservationFields) resource(r *fhirResource) {
+	*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Encounter: v.Encounter,
+		Code: v.Code, EffectiveDateTime: v.EffectiveDateTime, EffectivePeriod: v.EffectivePeriod,
+		Issued: v.Issued, ValueQuantity: v.ValueQuantity, Component: v.Component}
+}
+
+func (v *fhirMedicationFields) resource(r *fhirResource) {
+	*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Encounter: v.Encounter,
+		Context: v.Context, Contained: v.Contained, MedicationCodeableConcept: v.MedicationCodeableConcept,
+		MedicationReference: v.MedicationReference, AuthoredOn: v.AuthoredOn, DispenseRequest: v.DispenseRequest,
+		EffectiveDateTime: v.EffectiveDateTime, EffectivePeriod: v.EffectivePeriod}
+}
+
+func (v *fhirAdverseEventFields) resource(r *fhirResource) {
+	*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Contained: v.Contained,
+		Event: v.Event, Date: v.Date, Seriousness: v.Seriousness, Outcome: v.Outcome, SuspectEntity: v.SuspectEntity}
+}
+
+func (v *fhirDocumentFields) resource(r *fhirResource) {
+	*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Subject: v.Subject, Encounter: v.Encounter,
+		Context: v.Context, Type: v.Type, Date: v.Date, Content: v.Content}
+}
+
+func (v *fhirPatientFields) resource(r *fhirResource) {
+	*r = fhirResource{ResourceType: v.ResourceType, ID: v.ID, Identifier: v.Identifier, Extension: v.Extension,
+		Name: v.Name, Telecom: v.Telecom, Gender: v.Gender, BirthDate: v.BirthDate,
+		DeceasedDateTime: v.DeceasedDateTime, Address: v.Address}
+}
+
+func (v *fhirEncounterFields) resourceType() string    { return v.ResourceType }
+func (v *fhirConditionFields) resourceType() string    { return v.ResourceType }
+func (v *fhirProcedureFields) resourceType() string    { return v.ResourceType }
+func (v *fhirImmunizationFields) resourceType() string { return v.ResourceType }
+func (v *fhirObservationFields) resourceType() string  { return v.ResourceType }
+func (v *fhirMedicationFields) resourceType() string   { return v.ResourceType }
+func (v *fhirAdverseEventFields) resourceType() string { return v.ResourceType }
+func (v *fhirDocumentFields) resourceType() string     { return v.ResourceType }
+func (v *fhirPatientFields) resourceType() string      { return v.ResourceType }
 
 // peekType is the string after the first "resourceType" key in raw, or nil
 // when it is not a plain string; the caller checks it against the decoded
