@@ -10,9 +10,11 @@ import (
 )
 
 // NDJSON files are read in blocks of whole lines rather than line by line:
-// each block is one fresh buffer that the resources of a chunk point into,
-// so a resource is neither copied out of a scanner's buffer nor appended to
-// a growing arena, and the workers decode straight from the block.
+// a block is one buffer (from a pool) that the resources of a chunk point
+// into, so a resource is neither copied out of a scanner's buffer nor
+// appended to a growing arena, and the workers decode straight from the
+// block. The block goes back to the pool once its chunk is mapped: what is
+// kept (rows, ids, errors) is copied out of it.
 
 // ndjsonBlock is the size of a block read from an NDJSON file; a longer
 // line grows the block, up to maxLine.
