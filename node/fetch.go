@@ -171,6 +171,9 @@ func (n *Node) runFetch(ctx context.Context, j *Job, e cohort.Entry) error {
 	bad := map[peer.ID]bool{}
 	var last error
 	for round := range 3 {
+		if len(n.store.Missing(m)) == 0 {
+			break // everything is held already (or arrived): just verify
+		}
 		if round > 0 {
 			select {
 			case <-ctx.Done():

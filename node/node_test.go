@@ -90,6 +90,9 @@ func TestRestrictedAccess(t *testing.T) {
 	if j.Bytes != j.TotalBytes || j.Providers[a.id.String()] == 0 {
 		t.Errorf("job %+v", j)
 	}
+	if again := fetch(); again.State != JobDone || len(again.Providers) != 0 {
+		t.Errorf("fetching a held dataset again: %+v", again)
+	}
 
 	// The serving session ends after SessionIdle and becomes an access entry.
 	eventually(t, 20*time.Second, "an access entry for the lab's fetch", func() bool {
