@@ -39,8 +39,10 @@
 //
 // Peer protocols the node adds to p2p's chunk protocol, both HTTP over
 // libp2p streams (p2p.Host.HandleHTTP, members only, bodies capped):
-// [ManifestProtocol] (GET /manifest/<cid>) and [AggregateProtocol]
-// (POST /aggregate, POST /ae). Gossip on the announcements topic carries JSON
+// [ManifestProtocol] (GET /manifest/<cid>), [AggregateProtocol]
+// (POST /aggregate, POST /ae) and [LedgerProtocol] (the verified ledger copy,
+// read-only tlog-tiles; the mirror reads from members this way when the
+// operator's HTTP address is unreachable). Gossip on the announcements topic carries JSON
 // envelopes of two kinds: "announce" (signed manifest and commitment) and
 // "consortium" (a newer signed configuration file, installed when it is
 // signed by the installed key).
@@ -50,9 +52,9 @@
 // [Node.Handler]), and connect them with [Node.Connect] or Config.Peers.
 // Open, Config, Close, Handler and the /api/v1 routes are stable.
 //
-// Known limits: the ledger exchanges (tiles, submission) go over HTTP to the
-// operator's and witnesses' URLs in the consortium configuration, not yet
-// over libp2p; a consortium update that changes the operator or the witness
+// Known limits: entry submission and the witnesses' add-checkpoint go over
+// HTTP to the URLs in the consortium configuration, not yet over libp2p
+// (tiles do, from members' mirrors); a consortium update that changes the operator or the witness
 // keys needs a restart (the node logs it); there is no mDNS discovery (peers
 // come from Config.Peers, the consortium's bootstrap addresses and the DHT).
 package node

@@ -478,3 +478,36 @@ func grepLine(s, prefix string) string {
 	}
 	return ""
 }
+
+// With the operator's HTTP address unreachable, a node mirrors the ledger
+// from a member's verified copy over libp2p, and verifies it as strictly.
+func TestMirrorFromPeersOverLibp2p(t *testing.T) {
+	nw := testNet(t)
+	ctx := t.Context()
+	lab := nw.lab
+	publish(t, nw.hospA, "mirror-over-libp2p", cohort.AccessRestricted, 100)
+	eventually(t, 10*time.Second, "the lab's mirror holds entries", func() bool { return lab.node.Mirror().Size() > 0 })
+
+	dead, err := ledger.HTTPSource("http://127.0.0.1:1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &fallbackSource{n: lab.node, primary: dead}
+	v, err := ledger.VerifiersFor(lab.node.Consortium().Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ledger.NewMirror(ctx, ledger.MirrorConfig{Dir: t.TempDir(), Source: src, Verifiers: v})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Update(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m.Size() == 0 || m.Size()+5 < lab.node.Mirror().Size() {
+		t.Fatalf("mirrored %d entries over libp2p; the lab holds %d", m.Size(), lab.node.Mirror().Size())
+	}
+	if err := lab.node.Mirror().Compare(m.Checkpoint()); err != nil {
+		t.Fatalf("the copy made over libp2p disagrees with the lab's: %v", err)
+	}
+}

@@ -194,11 +194,21 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		}
 	}
 	if cons.Ledger != nil {
-		o, err := ledgerd.OpenMirror(ctx, d, n.hc, true)
+		v, err := ledger.VerifiersFor(cons.Config)
+		if err != nil {
+			return nil, fmt.Errorf("node: ledger verifiers: %w", err)
+		}
+		op, err := ledger.HTTPSource(cons.Ledger.HTTP, n.hc)
+		if err != nil {
+			return nil, fmt.Errorf("node: ledger: %w", err)
+		}
+		n.mirror, err = ledger.NewMirror(ctx, ledger.MirrorConfig{
+			Dir: d.Join(datadir.LedgerDir, ledgerd.MirrorDir), Source: &fallbackSource{n: n, primary: op},
+			Verifiers: v, Logger: lg,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("node: ledger mirror: %w", err)
 		}
-		n.mirror = o.Mirror
 	}
 
 	listen := cfg.Listen
@@ -227,6 +237,9 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n.host.HandleHTTP(ManifestProtocol, n.manifestHandler())
+	if n.mirror != nil {
+		n.host.HandleHTTP(LedgerProtocol, n.mirror.Handler())
+	}
 	n.host.HandleHTTP(AggregateProtocol, n.aggregateHandler())
 	if err := n.refreshCatalog(); err != nil {
 		return nil, err
