@@ -20,6 +20,10 @@ type httpState struct {
 	once sync.Once
 	h    *libp2phttp.Host
 	done chan struct{}
+	// client serializes NamespacedClient: go-libp2p's p2p/http creates its
+	// peer-metadata cache lazily without a lock, so concurrent first
+	// clients race (the race detector saw it with a fan-out to several peers).
+	client sync.Mutex
 }
 
 func (h *Host) httpHost() *libp2phttp.Host {
@@ -59,7 +63,10 @@ func (h *Host) HandleHTTP(proto protocol.ID, handler http.Handler) {
 // HTTPClient returns a client for the handler that server serves under
 // proto: request URLs are paths ("/checkpoint") relative to it.
 func (h *Host) HTTPClient(proto protocol.ID, server peer.ID) (*http.Client, error) {
-	c, err := h.httpHost().NamespacedClient(proto, peer.AddrInfo{ID: server})
+	hh := h.httpHost()
+	h.http.client.Lock()
+	c, err := hh.NamespacedClient(proto, peer.AddrInfo{ID: server})
+	h.http.client.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("p2p: http client for %s at %s: %w", proto, server, err)
 	}
