@@ -199,42 +199,62 @@ func (n *Node) hospitals() []consortium.Member {
 	return out
 }
 
-// AESignals asks every hospital for its signed adverse-event counts (own
-// datasets only, small values suppressed) over AggregateProtocol, pools them
-// and computes the signals. It also returns the institutions that did not
-// answer or whose answers were rejected, with why.
-func (n *Node) AESignals(ctx context.Context, cfg query.SignalConfig, minCount int64, drug, event string) ([]query.Signal, []string, error) {
-	var mu sync.Mutex
-	var answers []*query.AEAnswer
-	var problems []string
+// AEAnswers asks every hospital for its signed adverse-event counts (own
+// datasets only, small values suppressed) over AggregateProtocol, this node
+// answering for itself when it is a hospital. It returns the answers in the
+// consortium's member order and, for each institution that did not answer or
+// whose answer was signed by another peer, a line saying why. Answers are
+// verified when pooled ([query.PooledSignals]).
+func (n *Node) AEAnswers(ctx context.Context, cfg query.SignalConfig) ([]*query.AEAnswer, []string) {
+	hospitals := n.hospitals()
+	answers := make([]*query.AEAnswer, len(hospitals))
+	errs := make([]error, len(hospitals))
 	var wg sync.WaitGroup
-	for _, m := range n.hospitals() {
+	for i, m := range hospitals {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var a *query.AEAnswer
-			var err error
-			if m.Peer == n.self {
-				var ans *query.Answerer
-				if ans, err = n.Answerer(ctx); err == nil {
-					c := cfg
-					c.OwnOnly = true
-					a, err = ans.AnswerAE(ctx, n.self.String(), c)
-				}
-			} else {
-				a = &query.AEAnswer{}
-				err = n.askPeer(ctx, m.Peer, "/ae", cfg, a)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				problems = append(problems, fmt.Sprintf("%s: %v", m.ShortName, err))
-				return
-			}
-			answers = append(answers, a)
+			answers[i], errs[i] = n.askAE(ctx, m.Peer, cfg)
 		}()
 	}
 	wg.Wait()
+	var got []*query.AEAnswer
+	var problems []string
+	for i, m := range hospitals {
+		if errs[i] != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", m.ShortName, errs[i]))
+			continue
+		}
+		got = append(got, answers[i])
+	}
+	return got, problems
+}
+
+func (n *Node) askAE(ctx context.Context, id peer.ID, cfg query.SignalConfig) (*query.AEAnswer, error) {
+	if id == n.self {
+		ans, err := n.Answerer(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c := cfg
+		c.OwnOnly = true
+		return ans.AnswerAE(ctx, n.self.String(), c)
+	}
+	a := &query.AEAnswer{}
+	if err := n.askPeer(ctx, id, "/ae", cfg, a); err != nil {
+		return nil, err
+	}
+	if a.Peer != id.String() {
+		return nil, errors.New("answer signed by another peer")
+	}
+	return a, nil
+}
+
+// AESignals pools every hospital's adverse-event answer ([Node.AEAnswers])
+// and computes the signals. It also returns the institutions that did not
+// answer or whose answers were rejected, with why.
+func (n *Node) AESignals(ctx context.Context, cfg query.SignalConfig, minCount int64, drug, event string) ([]query.Signal, []string, error) {
+	answers, problems := n.AEAnswers(ctx, cfg)
 	sig, rejected := query.PooledSignals(answers, minCount, drug, event)
 	return sig, append(problems, rejected...), nil
 }

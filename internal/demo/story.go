@@ -1,7 +1,6 @@
 package demo
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,15 +18,14 @@ import (
 	"github.com/cohortnet/cohortnet/query"
 )
 
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
-
 // loopback is where the nodes listen.
 var loopback = []string{"/ip4/127.0.0.1/tcp/0"}
 
 // startNodes opens a node for every participant: the witnesses and the
 // ledger operator (their ledger roles), then the members, connected to each
 // other on loopback. The researcher's node serves the local API (and the
-// dashboard); the hospitals answer adverse-event requests.
+// dashboard); the hospitals' nodes answer adverse-event requests
+// (node.AggregateProtocol).
 func (d *Demo) startNodes(ctx context.Context) error {
 	open := func(p *participant, api string, ui http.Handler) error {
 		n, err := node.Open(ctx, node.Config{Data: p.dir, Listen: loopback, API: api, UI: ui,
@@ -67,9 +65,6 @@ func (d *Demo) startNodes(ctx context.Context) error {
 				return fmt.Errorf("connect %s to %s: %w", a.short, b.short, err)
 			}
 		}
-	}
-	for _, h := range d.hospitals {
-		serveAE(h.node)
 	}
 	d.say("%d member nodes on libp2p (TCP, Noise, yamux) on loopback, every one connected to every other", len(ms))
 	return nil
@@ -314,14 +309,12 @@ func (d *Demo) signals(ctx context.Context) error {
 	}
 	d.truth = truth
 	cfg := querySignalConfig()
-	var answers []*query.AEAnswer
-	for _, h := range d.hospitals {
-		a, err := askAE(ctx, d.agency.node, h, cfg)
-		if err != nil {
-			return err
-		}
-		answers = append(answers, a)
-		d.say("agency got %s's signed adverse-event counts over libp2p (%d pairs, cells under %d suppressed)", h.short, len(a.Pairs), a.MinCell)
+	answers, problems := d.agency.node.AEAnswers(ctx, cfg)
+	if len(problems) > 0 {
+		return fmt.Errorf("hospitals did not answer: %s", strings.Join(problems, "; "))
+	}
+	for _, a := range answers {
+		d.say("agency got %s's signed adverse-event counts over libp2p (%d pairs, cells under %d suppressed)", a.Institution, len(a.Pairs), a.MinCell)
 	}
 	sig, rejected := query.PooledSignals(answers, 3, "", "")
 	if len(rejected) > 0 {
