@@ -2,6 +2,8 @@ package query
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -124,8 +126,20 @@ func (a *Answerer) AnswerAE(ctx context.Context, requester string, cfg SignalCon
 		return nil, fmt.Errorf("query: ae answer: sign: %w", err)
 	}
 	if a.Releases != nil {
+		// The release names the request and the signed answer by their
+		// sha256, as aggregate releases do.
+		reqJSON, err := json.Marshal(cfg)
+		if err != nil {
+			return nil, err
+		}
+		answer, err := json.Marshal(out)
+		if err != nil {
+			return nil, err
+		}
+		qsum, rsum := sha256.Sum256(reqJSON), sha256.Sum256(answer)
 		for _, d := range out.Datasets {
-			if err := a.Releases.Record(ctx, Release{Dataset: d.Manifest, Requester: requester, Query: "ae:" + cfg.Source, Time: out.Created}); err != nil {
+			if err := a.Releases.Record(ctx, Release{Dataset: d.Manifest, Requester: requester,
+				Query: hex.EncodeToString(qsum[:]), Result: hex.EncodeToString(rsum[:]), Time: out.Created}); err != nil {
 				return nil, fmt.Errorf("query: ae answer: record release: %w", err)
 			}
 		}

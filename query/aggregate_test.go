@@ -2,6 +2,8 @@ package query
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -218,6 +220,12 @@ func TestPooledAE(t *testing.T) {
 			if p.A != nil && *p.A > 0 && *p.A < 5 {
 				t.Fatalf("%s released a = %d", nd.inst, *p.A)
 			}
+		}
+		// The release names the signed answer by its sha256.
+		signed, _ := json.Marshal(a)
+		sum := sha256.Sum256(signed)
+		if n := len(nd.rel.Releases); n == 0 || nd.rel.Releases[n-1].Result != hex.EncodeToString(sum[:]) || nd.rel.Releases[n-1].Query == "" {
+			t.Errorf("%s: release %+v does not name the answer (sha256 %x)", nd.inst, nd.rel.Releases, sum)
 		}
 		answers = append(answers, a)
 	}
