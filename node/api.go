@@ -423,16 +423,20 @@ type EntryInfo struct {
 	Purpose   string    `json:"purpose,omitempty"`
 	Grantee   string    `json:"grantee,omitempty"`
 	Expires   string    `json:"expires,omitempty"`
+	Terms     string    `json:"terms,omitempty"`
 	Requester string    `json:"requester,omitempty"`
 	Recipient string    `json:"recipient,omitempty"`
 	Chunks    int64     `json:"chunks,omitempty"`
 	Bytes     int64     `json:"bytes,omitempty"`
 	Epsilon   float64   `json:"epsilon,omitempty"`
+	Result    string    `json:"result_hash,omitempty"`
 }
 
-func entryInfo(e ledger.Entry) EntryInfo {
+// NewEntryInfo is e as the API and the CLI show it.
+func NewEntryInfo(e ledger.Entry) EntryInfo {
 	ei := EntryInfo{Index: e.Index, Kind: string(e.Kind), Author: e.Author.String(), Time: e.Time.UTC(), Dataset: e.Dataset,
-		Version: e.Version, Access: e.Access, Reason: e.Reason, Purpose: e.Purpose, Chunks: e.Chunks, Bytes: e.Bytes, Epsilon: e.Epsilon}
+		Version: e.Version, Access: e.Access, Reason: e.Reason, Purpose: e.Purpose, Terms: e.Terms,
+		Chunks: e.Chunks, Bytes: e.Bytes, Epsilon: e.Epsilon}
 	if e.Manifest.Defined() {
 		ei.Manifest = e.Manifest.String()
 	}
@@ -448,6 +452,9 @@ func entryInfo(e ledger.Entry) EntryInfo {
 	if e.Recipient != "" {
 		ei.Recipient = e.Recipient.String()
 	}
+	if len(e.ResultHash) > 0 {
+		ei.Result = hex.EncodeToString(e.ResultHash)
+	}
 	return ei
 }
 
@@ -459,7 +466,7 @@ func (n *Node) Entries(from uint64, limit int) []EntryInfo {
 	out := []EntryInfo{}
 	for _, e := range n.log0.entries {
 		if e.Index >= from && len(out) < limit {
-			out = append(out, entryInfo(e))
+			out = append(out, NewEntryInfo(e))
 		}
 	}
 	return out
@@ -499,7 +506,7 @@ func (n *Node) Requests() []EntryInfo {
 				continue // granted by the request itself
 			}
 		}
-		out = append(out, entryInfo(e))
+		out = append(out, NewEntryInfo(e))
 	}
 	return out
 }
@@ -521,7 +528,7 @@ func (n *Node) Grants() []EntryInfo {
 		if n.mirror != nil && !n.mirror.State().LiveGrant(e.Dataset, e.Grantee, now) {
 			continue
 		}
-		out = append(out, entryInfo(e))
+		out = append(out, NewEntryInfo(e))
 	}
 	return out
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"github.com/cohortnet/cohortnet/internal/datadir"
 	"github.com/cohortnet/cohortnet/ledger"
 	"github.com/cohortnet/cohortnet/ledger/ledgerd"
+	"github.com/cohortnet/cohortnet/node"
 )
 
 func init() { register(newLedgerCmd) }
@@ -107,54 +107,6 @@ func newLedgerCheckpointCmd(open openFunc) *cobra.Command {
 	}
 }
 
-// entryJSON is how the CLI shows an entry.
-type entryJSON struct {
-	Index     uint64    `json:"index"`
-	Kind      string    `json:"kind"`
-	Author    string    `json:"author"`
-	Time      time.Time `json:"time"`
-	Dataset   string    `json:"dataset,omitempty"`
-	Manifest  string    `json:"manifest,omitempty"`
-	Version   int64     `json:"version,omitempty"`
-	Access    string    `json:"access,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-	Purpose   string    `json:"purpose,omitempty"`
-	Grantee   string    `json:"grantee,omitempty"`
-	Expires   string    `json:"expires,omitempty"`
-	Terms     string    `json:"terms,omitempty"`
-	Requester string    `json:"requester,omitempty"`
-	Chunks    int64     `json:"chunks,omitempty"`
-	Bytes     int64     `json:"bytes,omitempty"`
-	Recipient string    `json:"recipient,omitempty"`
-	Epsilon   float64   `json:"epsilon,omitempty"`
-	Result    string    `json:"result_hash,omitempty"`
-}
-
-func toEntryJSON(e ledger.Entry) entryJSON {
-	j := entryJSON{Index: e.Index, Kind: string(e.Kind), Author: e.Author.String(), Time: e.Time.UTC(),
-		Dataset: e.Dataset, Version: e.Version, Access: e.Access, Reason: e.Reason, Purpose: e.Purpose,
-		Terms: e.Terms, Chunks: e.Chunks, Bytes: e.Bytes, Epsilon: e.Epsilon}
-	if e.Manifest.Defined() {
-		j.Manifest = e.Manifest.String()
-	}
-	if e.Grantee != "" {
-		j.Grantee = e.Grantee.String()
-	}
-	if !e.Expires.IsZero() {
-		j.Expires = e.Expires.UTC().Format(time.RFC3339)
-	}
-	if e.Requester != "" {
-		j.Requester = e.Requester.String()
-	}
-	if e.Recipient != "" {
-		j.Recipient = e.Recipient.String()
-	}
-	if len(e.ResultHash) > 0 {
-		j.Result = hex.EncodeToString(e.ResultHash)
-	}
-	return j
-}
-
 func newLedgerEntriesCmd(open openFunc) *cobra.Command {
 	var kind, dataset string
 	cmd := &cobra.Command{
@@ -182,7 +134,7 @@ func newLedgerEntriesCmd(open openFunc) *cobra.Command {
 				if kind != "" && string(e.Kind) != kind || dataset != "" && e.Dataset != dataset && !manifestOf(o, e, dataset) {
 					continue
 				}
-				j := toEntryJSON(e)
+				j := node.NewEntryInfo(e)
 				if g.json {
 					if err := printJSON(w, j); err != nil {
 						return err
@@ -221,7 +173,7 @@ func isKind(k string) bool {
 	return false
 }
 
-func describe(j entryJSON, names map[string]string) string {
+func describe(j node.EntryInfo, names map[string]string) string {
 	name := func(id string) string {
 		if n := names[id]; n != "" {
 			return n
