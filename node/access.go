@@ -139,7 +139,7 @@ func (n *Node) submit(ctx context.Context, e *ledger.Entry) (*ledger.Commitment,
 		return nil, ErrNoLedger
 	}
 	cl := &ledger.Client{URL: c.Ledger.HTTP, HTTPClient: n.hc, Verifiers: *v}
-	cm, err := cl.Submit(ctx, enc)
+	cm, err := n.submitEncoded(ctx, cl, c.Ledger, enc)
 	if err != nil {
 		return nil, err
 	}

@@ -42,7 +42,12 @@
 // [ManifestProtocol] (GET /manifest/<cid>), [AggregateProtocol]
 // (POST /aggregate, POST /ae) and [LedgerProtocol] (the verified ledger copy,
 // read-only tlog-tiles; the mirror reads from members this way when the
-// operator's HTTP address is unreachable). Gossip on the announcements topic carries JSON
+// operator's HTTP address is unreachable). A node with the ledger role also
+// serves [SubmitProtocol] (POST /add-entry, the operator's own handler) and
+// a witness [WitnessProtocol] (POST /add-checkpoint); a member submits over
+// HTTP first and over libp2p to the operator's peer only when the HTTP
+// request fails in transport (the gater admits the operator and the
+// witnesses the configuration names, besides members). Gossip on the announcements topic carries JSON
 // envelopes of two kinds: "announce" (signed manifest and commitment) and
 // "consortium" (a newer signed configuration file, installed when it is
 // signed by the installed key).
@@ -52,9 +57,9 @@
 // [Node.Handler]), and connect them with [Node.Connect] or Config.Peers.
 // Open, Config, Close, Handler and the /api/v1 routes are stable.
 //
-// Known limits: entry submission and the witnesses' add-checkpoint go over
-// HTTP to the URLs in the consortium configuration, not yet over libp2p
-// (tiles do, from members' mirrors); a consortium update that changes the operator or the witness
+// Known limits: the operator reaches its witnesses over HTTP only (their
+// URLs in the consortium configuration), though witnesses serve
+// add-checkpoint over libp2p too; a consortium update that changes the operator or the witness
 // keys needs a restart (the node logs it); there is no mDNS discovery (peers
 // come from Config.Peers, the consortium's bootstrap addresses and the DHT).
 package node

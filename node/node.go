@@ -88,6 +88,7 @@ type Node struct {
 	reg    *prometheus.Registry
 	met    *metrics
 	hc     *http.Client
+	roleH  roleHandlers // the ledger roles' handlers, served over libp2p too
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -241,6 +242,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		n.host.HandleHTTP(LedgerProtocol, n.mirror.Handler())
 	}
 	n.host.HandleHTTP(AggregateProtocol, n.aggregateHandler())
+	n.serveLedgerRoles()
 	if err := n.refreshCatalog(); err != nil {
 		return nil, err
 	}
@@ -295,7 +297,8 @@ func (n *Node) startLedgerRoles(ctx context.Context) error {
 		err := ledgerd.Run(n.ctx, ledgerd.Config{
 			Data: n.d, Roles: want, Listen: n.cfg.LedgerListen, MirrorInterval: -1,
 			ReloadInterval: n.cfg.SyncInterval, HTTPClient: n.hc, Logger: n.log,
-			Ready: func(string, string) { ready <- struct{}{} },
+			Ready:   func(string, string) { ready <- struct{}{} },
+			Handler: n.roleH.set,
 		})
 		if err != nil && !errors.Is(err, context.Canceled) {
 			n.log.Error("ledger roles stopped", "err", err)
@@ -407,7 +410,20 @@ func (n *Node) redial(ctx context.Context) {
 // members adapts a consortium configuration to p2p.Members.
 type members struct{ c *consortium.Config }
 
-func (m members) IsMember(p peer.ID) bool { return m.c.IsMember(p) }
+func (m members) IsMember(p peer.ID) bool {
+	if m.c.IsMember(p) {
+		return true
+	}
+	// The ledger operator and the witnesses the signed configuration names
+	// are admitted too: submissions and add-checkpoint reach them over
+	// libp2p (SubmitProtocol, WitnessProtocol). Node-level authorization
+	// (datasets, aggregates) still asks the consortium's member list.
+	if m.c.Ledger != nil && m.c.Ledger.Peer == p {
+		return true
+	}
+	_, ok := m.c.Witness(p)
+	return ok
+}
 
 func bootstrapPeers(addrs []string) ([]peer.AddrInfo, error) {
 	var out []peer.AddrInfo

@@ -54,6 +54,10 @@ type Config struct {
 	Logger     *slog.Logger // nil discards
 	// Ready, if set, is called with each role's listening address once it serves.
 	Ready func(role, addr string)
+	// Handler, if set, is called with each role's http.Handler (the one its
+	// HTTP address serves) before Ready, so the node can also serve it over
+	// libp2p. The handler stays valid until Run returns.
+	Handler func(role string, h http.Handler)
 }
 
 // Run serves the configured roles until ctx is done.
@@ -120,6 +124,9 @@ func Run(ctx context.Context, cfg Config) error {
 			srv.Shutdown(sctx)
 		}()
 		lg.Info("serving", "role", role, "addr", ln.Addr().String())
+		if cfg.Handler != nil {
+			cfg.Handler(role, h)
+		}
 		if cfg.Ready != nil {
 			cfg.Ready(role, ln.Addr().String())
 		}
