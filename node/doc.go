@@ -57,9 +57,10 @@
 // [Node.Handler]), and connect them with [Node.Connect] or Config.Peers.
 // Open, Config, Close, Handler and the /api/v1 routes are stable.
 //
-// Known limits: the operator reaches its witnesses over HTTP only (their
-// URLs in the consortium configuration), though witnesses serve
-// add-checkpoint over libp2p too; a consortium update that changes the operator or the witness
+// The operator's requests to its witnesses (Tessera's witness gateway) go to
+// their HTTP URLs and, on a transport error, over libp2p [WitnessProtocol].
+//
+// Known limits: a consortium update that changes the operator or the witness
 // keys needs a restart (the node logs it); there is no mDNS discovery (peers
 // come from Config.Peers, the consortium's bootstrap addresses and the DHT).
 package node

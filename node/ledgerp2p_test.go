@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/cohortnet/cohortnet/cohort"
+	"github.com/cohortnet/cohortnet/consortium"
 	"github.com/cohortnet/cohortnet/ledger"
 )
 
@@ -101,6 +103,60 @@ func TestLedgerRoleProtocols(t *testing.T) {
 			io.Copy(io.Discard, resp.Body)
 			if resp.StatusCode != tc.want {
 				t.Fatalf("%s %s over %s: %s, want %d", tc.method, tc.path, tc.proto, resp.Status, tc.want)
+			}
+		})
+	}
+}
+
+// The operator's transport to its witnesses: a witness whose HTTP address is
+// dead is reached over libp2p (its handler answers), and a dead address that
+// is no witness's stays an error.
+func TestWitnessTransportFallsBackToLibp2p(t *testing.T) {
+	nw := testNet(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	lab := nw.lab.node
+	wit := nw.witnesses[0]
+	if err := lab.Connect(ctx, wit.node.AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+	c := *lab.Consortium().Config
+	c.Witnesses = slices.Clone(c.Witnesses)
+	for i := range c.Witnesses {
+		if c.Witnesses[i].Peer == wit.id {
+			c.Witnesses[i].HTTP = "http://127.0.0.1:1/w"
+		}
+	}
+	tr := &witnessTransport{primary: http.DefaultTransport, cons: func() *consortium.Config { return &c }}
+	tr.host.Store(lab.host)
+	hc := &http.Client{Transport: tr, Timeout: 20 * time.Second}
+	for _, tc := range []struct {
+		name, url string
+		want      int // 0: an error
+	}{
+		{"dead witness address: its handler answers over libp2p", "http://127.0.0.1:1/w/add-checkpoint", http.StatusBadRequest},
+		{"dead address of no witness: error", "http://127.0.0.1:2/add-checkpoint", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, tc.url, strings.NewReader("old 0\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := hc.Do(req)
+			if tc.want == 0 {
+				if err == nil {
+					resp.Body.Close()
+					t.Fatalf("POST %s answered %s, want a transport error", tc.url, resp.Status)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			io.Copy(io.Discard, resp.Body)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("POST %s: %s, want %d", tc.url, resp.Status, tc.want)
 			}
 		})
 	}

@@ -88,7 +88,8 @@ type Node struct {
 	reg    *prometheus.Registry
 	met    *metrics
 	hc     *http.Client
-	roleH  roleHandlers // the ledger roles' handlers, served over libp2p too
+	roleH  roleHandlers      // the ledger roles' handlers, served over libp2p too
+	witT   *witnessTransport // the operator's way to its witnesses
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -243,6 +244,9 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	n.host.HandleHTTP(AggregateProtocol, n.aggregateHandler())
 	n.serveLedgerRoles()
+	if n.witT != nil {
+		n.witT.host.Store(n.host)
+	}
 	if err := n.refreshCatalog(); err != nil {
 		return nil, err
 	}
@@ -289,6 +293,13 @@ func (n *Node) startLedgerRoles(ctx context.Context) error {
 			want = append(want, r)
 		}
 	}
+	n.witT = &witnessTransport{primary: http.DefaultTransport, cons: func() *consortium.Config {
+		if s := n.cons.Load(); s != nil {
+			return s.Config
+		}
+		return nil
+	}}
+	roleHC := &http.Client{Timeout: 30 * time.Second, Transport: n.witT}
 	ready := make(chan struct{}, len(want))
 	done := make(chan error, 1)
 	n.wg.Add(1)
@@ -296,7 +307,7 @@ func (n *Node) startLedgerRoles(ctx context.Context) error {
 		defer n.wg.Done()
 		err := ledgerd.Run(n.ctx, ledgerd.Config{
 			Data: n.d, Roles: want, Listen: n.cfg.LedgerListen, MirrorInterval: -1,
-			ReloadInterval: n.cfg.SyncInterval, HTTPClient: n.hc, Logger: n.log,
+			ReloadInterval: n.cfg.SyncInterval, HTTPClient: roleHC, Logger: n.log,
 			Ready:   func(string, string) { ready <- struct{}{} },
 			Handler: n.roleH.set,
 		})
