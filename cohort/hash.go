@@ -5,14 +5,14 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"sync"
 )
 
 // Hashes are what the store knows about a file's bytes: its size, the
-// sha256 of the whole (the digest inside its CID), and the sha256 of each
-// chunk.
+// sha256 of the whole (the digest inside its CID), and the digest of each
+// chunk: the whole file's SHA-256 chaining value at the end of the chunk, and
+// for the last chunk the sha256 of the whole (see chain.go).
 type Hashes struct {
 	Size      int64
 	Sum       Digest
@@ -34,10 +34,10 @@ var bufPool = sync.Pool{New: func() any { b := alignedBuffer(bufSize); return &b
 // of what it wrote.
 const writebackEvery = 16 << 20
 
-// pipeline copies r to w (w may be nil) while hashing the whole stream and
-// every chunk, on separate goroutines so the copy, the file hash and the
-// chunk hashes overlap: on two cores content addressing costs about as much
-// as the slowest of the three.
+// pipeline copies r to w (w may be nil) while hashing it once: the sha256
+// of the whole stream, whose state at each chunk boundary is that chunk's
+// digest. The hash and the copy run on their own goroutines, so on two
+// cores content addressing costs about as much as the slower of the two.
 func pipeline(ctx context.Context, r io.Reader, w io.Writer) (Hashes, error) {
 	type buf struct {
 		b    []byte
@@ -55,52 +55,38 @@ func pipeline(ctx context.Context, r io.Reader, w io.Writer) (Hashes, error) {
 			}
 		}
 	}()
-	stages := []chan *buf{make(chan *buf, pipelineBuffers), make(chan *buf, pipelineBuffers)}
+	stages := []chan *buf{make(chan *buf, pipelineBuffers)}
 	if w != nil {
 		stages = append(stages, make(chan *buf, pipelineBuffers))
 	}
 
 	var (
 		whole    = sha256.New()
+		hashed   int64
 		chunks   []Digest
+		hashErr  error
 		writeErr error
 		wg       sync.WaitGroup
 		release  = func(b *buf) { b.refs.Done() }
 	)
-	// Stage 0: the whole-file hash.
+	// Stage 0: the hash. Every buffer but the last is full and bufSize
+	// divides ChunkSize, so chunk boundaries fall between buffers.
 	wg.Go(func() {
 		for b := range stages[0] {
 			whole.Write(b.b[:b.n])
-			release(b)
-		}
-	})
-	// Stage 1: chunk hashes.
-	wg.Go(func() {
-		var h hash.Hash = sha256.New()
-		var inChunk int64
-		for b := range stages[1] {
-			p := b.b[:b.n]
-			for len(p) > 0 {
-				k := min(int64(len(p)), ChunkSize-inChunk)
-				h.Write(p[:k])
-				p = p[k:]
-				inChunk += k
-				if inChunk == ChunkSize {
-					chunks = append(chunks, Digest(h.Sum(nil)))
-					h.Reset()
-					inChunk = 0
-				}
+			hashed += int64(b.n)
+			if hashed%ChunkSize == 0 && hashErr == nil {
+				var d Digest
+				d, hashErr = ChunkDigest(whole, false)
+				chunks = append(chunks, d)
 			}
 			release(b)
 		}
-		if inChunk > 0 {
-			chunks = append(chunks, Digest(h.Sum(nil)))
-		}
 	})
-	// Stage 2: the copy.
+	// Stage 1: the copy.
 	if w != nil {
 		wg.Go(func() {
-			for b := range stages[2] {
+			for b := range stages[1] {
 				if writeErr == nil {
 					_, writeErr = w.Write(b.b[:b.n])
 				}
@@ -171,11 +157,21 @@ func pipeline(ctx context.Context, r io.Reader, w io.Writer) (Hashes, error) {
 	if writeErr != nil {
 		return Hashes{}, fmt.Errorf("write: %w", writeErr)
 	}
-	return Hashes{Size: size, Sum: Digest(whole.Sum(nil)), ChunkSize: ChunkSize, Chunks: chunks}, nil
+	if hashErr != nil {
+		return Hashes{}, hashErr
+	}
+	h := Hashes{Size: size, Sum: Digest(whole.Sum(nil)), ChunkSize: ChunkSize, Chunks: chunks}
+	// The last chunk's digest is the whole file's.
+	if size%ChunkSize == 0 && size > 0 {
+		h.Chunks[len(h.Chunks)-1] = h.Sum
+	} else if size > 0 {
+		h.Chunks = append(h.Chunks, h.Sum)
+	}
+	return h, nil
 }
 
 // HashReader reads r to the end and returns its size, sha256 and chunk
-// digests. Its CID is FileCID(h.Sum).
+// digests, hashing every byte once. Its CID is FileCID(h.Sum).
 func HashReader(ctx context.Context, r io.Reader) (Hashes, error) {
 	return pipeline(ctx, r, nil)
 }

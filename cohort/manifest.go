@@ -20,7 +20,9 @@ import (
 )
 
 // ManifestFormat names the manifest encoding this package writes and reads.
-const ManifestFormat = "cohortnet-manifest/1"
+// Version 2 lists chained chunk digests (see [File.Chunks]); version 1, with
+// an independent sha256 per chunk, is no longer read.
+const ManifestFormat = "cohortnet-manifest/2"
 
 // DataModelCDM is the data model of datasets de-identified from the cohort
 // data model (OMOP CDM v5.4 names; see DESIGN.md).
@@ -97,9 +99,16 @@ type File struct {
 	Path      string  // relative to the dataset folder, with '/': "person/part-0000.parquet"
 	CID       cid.Cid // CIDv1, raw, sha2-256 of the whole file
 	Size      int64
-	Rows      int64    // rows of a Parquet file; 0 for other files
-	ChunkSize int64    // always [ChunkSize] in this format version
-	Chunks    [][]byte // sha256 of each chunk, in order
+	Rows      int64 // rows of a Parquet file; 0 for other files
+	ChunkSize int64 // always [ChunkSize] in this format version
+	// Chunks are the chunk digests, in order: for each chunk but the last,
+	// the SHA-256 chaining value (the eight state words h0..h7, big-endian)
+	// of the whole file's hash at the end of that chunk; for the last, the
+	// file's sha256, the digest inside CID. So the file is hashed once for
+	// both, a receiver checks each chunk alone from the digest before it
+	// ([VerifyChunk]), and a file whose chunks all check hashes to its CID.
+	// An IPFS tool still checks the whole file against the raw CID.
+	Chunks [][]byte
 }
 
 // Deid says how the data was de-identified.
@@ -405,6 +414,11 @@ func (f *File) validate() error {
 	for i, d := range f.Chunks {
 		if len(d) != len(Digest{}) {
 			return fmt.Errorf("file %s: chunk %d digest has %d bytes", f.Path, i, len(d))
+		}
+	}
+	if n := len(f.Chunks); n > 0 {
+		if sum, _ := FileDigest(f.CID); Digest(f.Chunks[n-1]) != sum {
+			return fmt.Errorf("file %s: the last chunk digest is not the CID's digest", f.Path)
 		}
 	}
 	return nil

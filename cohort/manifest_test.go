@@ -33,10 +33,10 @@ func ptr[T any](v T) *T { return &v }
 // sampleManifest is a complete manifest with every optional field set.
 func sampleManifest(peerID string) *Manifest {
 	d1 := Digest{1}
-	d2 := Digest{2}
 	prev := manifestCID([]byte("version 1"))
 	file := func(path string, content string, rows int64) File {
-		return fileFromHashes(path, FileCID(Digest{byte(len(content))}), Hashes{Size: ChunkSize + 1, ChunkSize: ChunkSize, Chunks: []Digest{d1, d2}}, rows)
+		sum := Digest{byte(len(content))} // the last chunk digest is the CID's
+		return fileFromHashes(path, FileCID(sum), Hashes{Size: ChunkSize + 1, ChunkSize: ChunkSize, Chunks: []Digest{d1, sum}}, rows)
 	}
 	policy, report := file("policy.yaml", "p", 0), file("deid-report.json", "rr", 0)
 	return &Manifest{
@@ -158,15 +158,15 @@ func TestManifestEveryFieldChangesCID(t *testing.T) {
 		{"schema field type", func(m *Manifest) { m.Tables[0].Schema[1].Type = "int64" }},
 		{"schema nullable", func(m *Manifest) { m.Tables[0].Schema[1].Nullable = false }},
 		{"file path", func(m *Manifest) { m.Tables[0].Files[0].Path = "person/part-0001.parquet" }},
-		{"file cid", func(m *Manifest) { m.Tables[0].Files[0].CID = FileCID(Digest{9}) }},
+		{"file cid", func(m *Manifest) { setCID(&m.Tables[0].Files[0], Digest{9}) }},
 		{"file size", func(m *Manifest) { m.Tables[0].Files[0].Size++ }},
 		{"file rows", func(m *Manifest) { m.Tables[0].Files[0].Rows++ }},
-		{"chunk digest", func(m *Manifest) { m.Tables[0].Files[0].Chunks[1][31] ^= 1 }},
+		{"chunk digest", func(m *Manifest) { m.Tables[0].Files[0].Chunks[0][31] ^= 1 }},
 		{"deid mode", func(m *Manifest) { m.Deid.Mode = ModeSafeHarbor }},
 		{"intervals", func(m *Manifest) { m.Deid.Intervals = true }},
 		{"key fingerprint", func(m *Manifest) { m.Deid.KeyFingerprint = ptr("ffff") }},
-		{"policy cid", func(m *Manifest) { m.Deid.Policy.CID = FileCID(Digest{8}) }},
-		{"report cid", func(m *Manifest) { m.Deid.Report.CID = FileCID(Digest{7}) }},
+		{"policy cid", func(m *Manifest) { setCID(m.Deid.Policy, Digest{8}) }},
+		{"report cid", func(m *Manifest) { setCID(m.Deid.Report, Digest{7}) }},
 		{"k achieved", func(m *Manifest) { m.Deid.KAchieved = ptr(int64(11)) }},
 		{"highest risk", func(m *Manifest) { m.Deid.HighestRisk = ptr(0.05) }},
 		{"persons", func(m *Manifest) { m.Summary.Persons-- }},
@@ -191,6 +191,13 @@ func TestManifestEveryFieldChangesCID(t *testing.T) {
 	}
 }
 
+// setCID gives f another content: a CID and the last chunk digest that
+// goes with it.
+func setCID(f *File, sum Digest) {
+	f.CID = FileCID(sum)
+	f.Chunks[len(f.Chunks)-1] = bytes.Clone(sum[:])
+}
+
 func TestManifestValidateRefuses(t *testing.T) {
 	_, id := newKey(t)
 	for _, tc := range []struct {
@@ -207,6 +214,8 @@ func TestManifestValidateRefuses(t *testing.T) {
 		{"no report, no reason", func(m *Manifest) { m.Deid.Mode = ModeNone }},
 		{"chunk count", func(m *Manifest) { m.Tables[0].Files[0].Chunks = m.Tables[0].Files[0].Chunks[:1] }},
 		{"short digest", func(m *Manifest) { m.Tables[0].Files[0].Chunks[0] = []byte{1} }},
+		{"last chunk digest not the cid's", func(m *Manifest) { m.Tables[0].Files[0].Chunks[1][0] ^= 1 }},
+		{"cid not the last chunk digest", func(m *Manifest) { m.Tables[0].Files[0].CID = FileCID(Digest{9}) }},
 		{"file cid not raw", func(m *Manifest) { m.Tables[0].Files[0].CID = manifestCID(nil) }},
 		{"risk over 1", func(m *Manifest) { m.Deid.HighestRisk = ptr(1.5) }},
 		{"bad time", func(m *Manifest) { m.Created = "yesterday" }},

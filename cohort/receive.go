@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -23,11 +22,14 @@ var ErrChunkMismatch = errors.New("chunk does not match its digest")
 var ErrBusy = errors.New("file is being received by another process")
 
 // Receiver writes a file that arrives chunk by chunk, in any order and from
-// any number of goroutines, verifying every chunk against the digest list a
-// signed manifest gave. It survives restarts: [Store.Receive] on a file left
-// half-received rehashes what is on disk and keeps the chunks that verify.
-// The file enters the store only through [Receiver.Commit], when every chunk
-// is there and the whole file hashes to its CID.
+// any number of goroutines, verifying every chunk alone against the chained
+// digest list a signed manifest gave ([VerifyChunk]). It survives restarts:
+// [Store.Receive] on a file left half-received rechecks what is on disk and
+// keeps the chunks that verify. The file enters the store only through
+// [Receiver.Commit], when every chunk is there. Because the last chunk's
+// digest is the CID's (checked at [Store.Receive]) and each chunk continues
+// the hash from the one before, a file whose chunks all verify hashes to
+// its CID: Commit does not read it again.
 type Receiver struct {
 	s    *Store
 	c    cid.Cid
@@ -52,6 +54,17 @@ func (s *Store) Receive(ctx context.Context, c cid.Cid, want Hashes) (*Receiver,
 	}
 	if want.Size < 0 || want.ChunkSize <= 0 || int64(len(want.Chunks)) != NumChunks(want.Size, want.ChunkSize) {
 		return nil, fmt.Errorf("receive %s: %d chunk digests for %d bytes in chunks of %d", c, len(want.Chunks), want.Size, want.ChunkSize)
+	}
+	if err := checkChunkSize(want.ChunkSize); err != nil {
+		return nil, fmt.Errorf("receive %s: %w", c, err)
+	}
+	// The chain ends in the CID's digest, or a file whose every chunk
+	// verifies would not be the file the CID names.
+	if n := len(want.Chunks); n > 0 && want.Chunks[n-1] != sum {
+		return nil, &CorruptError{CID: c, Check: "chunk list", Chunk: n - 1, Msg: "the last chunk digest is not the CID's digest"}
+	}
+	if want.Size == 0 && sum != sha256.Sum256(nil) {
+		return nil, &CorruptError{CID: c, Check: "size", Chunk: -1, Msg: "an empty file cannot have this CID"}
 	}
 	want.Sum = sum
 	r := &Receiver{s: s, c: c, want: want, path: filepath.Join(s.dir, "partial", c.String())}
@@ -106,7 +119,7 @@ func (r *Receiver) resume(ctx context.Context) error {
 		if _, err := r.f.ReadAt(buf[:n], off); err != nil {
 			return err
 		}
-		if sha256.Sum256(buf[:n]) == r.want.Chunks[i] {
+		if VerifyChunk(r.want, i, buf[:n]) == nil {
 			r.have[i] = true
 			r.missing--
 		}
@@ -149,13 +162,10 @@ func (r *Receiver) WriteChunk(i int, data []byte) error {
 	if i < 0 || i >= len(r.want.Chunks) {
 		return fmt.Errorf("receive %s: chunk %d: the file has %d chunks", r.c, i, len(r.want.Chunks))
 	}
-	off, n := r.span(i)
-	if int64(len(data)) != n {
-		return fmt.Errorf("receive %s: chunk %d: %d bytes, want %d: %w", r.c, i, len(data), n, ErrChunkMismatch)
+	if err := VerifyChunk(r.want, i, data); err != nil {
+		return fmt.Errorf("receive %s: %w", r.c, err)
 	}
-	if sha256.Sum256(data) != r.want.Chunks[i] {
-		return fmt.Errorf("receive %s: chunk %d: %w", r.c, i, ErrChunkMismatch)
-	}
+	off, _ := r.span(i)
 	r.mu.Lock()
 	done, f := r.have[i], r.f
 	r.mu.Unlock()
@@ -177,9 +187,10 @@ func (r *Receiver) WriteChunk(i int, data []byte) error {
 	return nil
 }
 
-// Commit moves the complete file into the store: it fsyncs, rehashes the
-// whole file against the CID and renames it into place. It fails, keeping
-// what has arrived, while chunks are missing.
+// Commit moves the complete file into the store: it fsyncs it and renames
+// it into place. It fails, keeping what has arrived, while chunks are
+// missing. Every chunk was verified against the chain that ends in the CID's
+// digest, so the file is not hashed again.
 func (r *Receiver) Commit(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -192,23 +203,13 @@ func (r *Receiver) Commit(ctx context.Context) error {
 	if r.missing > 0 {
 		return fmt.Errorf("commit %s: %d of %d chunks still missing", r.c, r.missing, len(r.have))
 	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("commit %s: %w", r.c, err)
+	}
 	if err := r.f.Sync(); err != nil {
 		return fmt.Errorf("commit %s: %w", r.c, err)
 	}
-	got, err := HashReader(ctx, io.NewSectionReader(r.f, 0, r.want.Size))
-	if err != nil {
-		return fmt.Errorf("commit %s: %w", r.c, err)
-	}
-	if got.Sum != r.want.Sum {
-		// Every chunk matched, so the digest list and the CID disagree:
-		// the manifest is inconsistent. Nothing here can be kept.
-		r.f.Close()
-		r.f = nil
-		os.Remove(r.path)
-		return &CorruptError{CID: r.c, Check: "cid", Chunk: -1,
-			Msg: "chunks match the manifest's digests but the file hashes to " + FileCID(got.Sum).String()}
-	}
-	if err := r.s.place(r.path, r.c, got); err != nil {
+	if err := r.s.place(r.path, r.c, r.want); err != nil {
 		return fmt.Errorf("commit %s: %w", r.c, err)
 	}
 	r.f.Close() // releases the lock

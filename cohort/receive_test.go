@@ -133,32 +133,40 @@ func TestReceiveBusy(t *testing.T) {
 	}
 }
 
-// A manifest whose chunk digests describe other bytes than its CID: every
-// chunk verifies, but Commit rehashes the whole file and refuses it.
-func TestReceiveCommitChecksWholeFile(t *testing.T) {
+// A manifest whose chunk digests describe other bytes than its CID: each
+// chunk of those bytes would verify, so Receive refuses the digest list at
+// once, before any chunk is accepted, because its last digest is not the
+// CID's.
+func TestReceiveRefusesChainNotEndingInCID(t *testing.T) {
 	data := randomBytes(ChunkSize+5, 13)
 	other := randomBytes(len(data), 14)
 	src := newStore(t)
 	c, _, _ := src.Import(t.Context(), bytes.NewReader(data))
 	oc, _, _ := src.Import(t.Context(), bytes.NewReader(other))
 	lying, _ := src.Chunks(oc) // the other file's digests under data's CID
+	for i := range 2 {
+		if err := VerifyChunk(lying, i, chunkOf(other, i)); err != nil {
+			t.Fatalf("the other file's chunk %d does not verify against its own list: %v", i, err)
+		}
+	}
 
 	dst := newStore(t)
 	r, err := dst.Receive(t.Context(), c, lying)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	for i := range 2 {
-		if err := r.WriteChunk(i, chunkOf(other, i)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	var ce *CorruptError
-	if err := r.Commit(t.Context()); !errors.As(err, &ce) || ce.Check != "cid" {
-		t.Fatalf("Commit = %v, want a cid CorruptError", err)
+	if !errors.As(err, &ce) || ce.Check != "chunk list" {
+		if r != nil {
+			r.Close()
+		}
+		t.Fatalf("Receive = %v, want a chunk list CorruptError", err)
 	}
 	if dst.Has(c) {
 		t.Error("a file that does not hash to its CID entered the store")
+	}
+	if ents, _ := os.ReadDir(dst.dir + "/partial"); len(ents) != 0 {
+		t.Errorf("partial/ has %d files after a refused Receive", len(ents))
+	}
+	// An empty file's CID is fixed: a manifest cannot give it another.
+	if _, err := dst.Receive(t.Context(), c, Hashes{ChunkSize: ChunkSize}); err == nil {
+		t.Error("Receive accepted an empty file under the CID of other bytes")
 	}
 }

@@ -43,7 +43,7 @@ func (e *CorruptError) Error() string {
 // `<data>/store`) laid out as:
 //
 //	blobs/<cid>      the files, named by CID, read-only, where DuckDB reads them
-//	chunks/<cid>     their chunk digests, computed once at import
+//	chunks/<cid>     their chunk digests, computed at import in the same pass as the CID
 //	manifests/<cid>  signed manifests, DAG-CBOR (see [Catalog])
 //	retracted/<cid>  retraction marks with their reasons
 //	tmp/, partial/   imports and receptions in progress
@@ -223,6 +223,9 @@ func (s *Store) Chunks(c cid.Cid) (Hashes, error) {
 	if h.Sum, err = FileDigest(c); err != nil {
 		return Hashes{}, err
 	}
+	if n := len(h.Chunks); n > 0 && h.Chunks[n-1] != h.Sum {
+		return Hashes{}, &CorruptError{CID: c, Check: "chunk list", Chunk: n - 1, Msg: "the last digest is not the CID's"}
+	}
 	return h, nil
 }
 
@@ -279,8 +282,9 @@ func (s *Store) Verify(ctx context.Context, c cid.Cid) error {
 }
 
 // The chunk list file: magic, file size and chunk size (big-endian uint64),
-// then the 32-byte digests.
-var chunksMagic = []byte("cohortnet-chunks/1\n")
+// then the 32-byte chained digests (see [ChunkDigest]). Version 1 held an
+// independent sha256 per chunk; it is not read.
+var chunksMagic = []byte("cohortnet-chunks/2\n")
 
 func encodeChunks(h Hashes) []byte {
 	b := make([]byte, 0, len(chunksMagic)+16+len(h.Chunks)*len(Digest{}))
@@ -300,7 +304,7 @@ func decodeChunks(b []byte) (Hashes, error) {
 	b = b[len(chunksMagic):]
 	h := Hashes{Size: int64(binary.BigEndian.Uint64(b)), ChunkSize: int64(binary.BigEndian.Uint64(b[8:]))}
 	b = b[16:]
-	if h.Size < 0 || h.ChunkSize <= 0 || len(b)%len(Digest{}) != 0 ||
+	if h.Size < 0 || checkChunkSize(h.ChunkSize) != nil || len(b)%len(Digest{}) != 0 ||
 		int64(len(b)/len(Digest{})) != NumChunks(h.Size, h.ChunkSize) {
 		return Hashes{}, errors.New("chunk list is inconsistent with the file size")
 	}

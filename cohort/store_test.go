@@ -76,10 +76,7 @@ func TestImportCID(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var want []Digest
-			for off := 0; off < len(tc.data); off += ChunkSize {
-				want = append(want, sha256.Sum256(tc.data[off:min(off+ChunkSize, len(tc.data))]))
-			}
+			want := boundaryDigests(t, tc.data, ChunkSize)
 			if !slices.Equal(h.Chunks, want) || h.Size != int64(len(tc.data)) || h.ChunkSize != ChunkSize {
 				t.Errorf("chunk list: %d digests for %d bytes, want %d", len(h.Chunks), h.Size, len(want))
 			}
