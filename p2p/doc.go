@@ -16,7 +16,11 @@
 // The chunk protocol ([ChunkProtocol]) is a request/response loop on one
 // stream: the requester sends (file CID, chunk index, chunk size) and the
 // server answers with a status byte and either the chunk's bytes or a short
-// reason. Every request is access-checked; every served chunk is counted in its
+// reason. The requester checks each chunk alone as it arrives, continuing
+// the file's SHA-256 from the digest of the chunk before (cohort manifests
+// list chained digests whose last is the CID's; see [File]), so a file whose
+// chunks all check is the file its CID names and is not hashed again. Every
+// request is access-checked; every served chunk is counted in its
 // requester's session, which ends after [ServerConfig.IdleTimeout] without
 // requests and is then handed to [Accounting] (the later `access` ledger entry).
 package p2p

@@ -2,12 +2,9 @@ package p2p
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"log/slog"
 	"sync"
@@ -293,7 +290,6 @@ func (f *fetch) worker(p *provider) {
 		unreg    func() bool
 		inflight []job
 		scratch  []byte
-		h        = sha256.New() // chunk digests
 	)
 	closeStream := func(reset bool) {
 		if st == nil {
@@ -385,7 +381,7 @@ func (f *fetch) worker(p *provider) {
 		}
 		j := inflight[0]
 		_ = st.SetDeadline(time.Now().Add(f.cfg.RequestTimeout))
-		data, err := f.readVerified(r, j, buf, h)
+		data, err := f.readVerified(r, j, buf)
 		if err != nil {
 			if !fail(err) {
 				return
@@ -463,9 +459,10 @@ func (f *fetch) report(n int) {
 }
 
 // readVerified reads the response to a request for chunk j into buf and
-// checks it against its digest, hashing each piece as it arrives while it
+// checks it against its digest, continuing the file's SHA-256 from the
+// digest of the chunk before and hashing each piece as it arrives, while it
 // is in the CPU cache.
-func (f *fetch) readVerified(r *bufio.Reader, j job, buf []byte, h hash.Hash) ([]byte, error) {
+func (f *fetch) readVerified(r *bufio.Reader, j job, buf []byte) ([]byte, error) {
 	d := j.f.desc
 	hdr, err := readResponseHeader(r, MaxChunkSize)
 	if err != nil {
@@ -482,8 +479,11 @@ func (f *fetch) readVerified(r *bufio.Reader, j job, buf []byte, h hash.Hash) ([
 	if int64(hdr.Length) != want {
 		return nil, fmt.Errorf("file %s chunk %d: %d bytes, want %d: %w", d.CID, j.i, hdr.Length, want, ErrBadChunk)
 	}
+	h, err := d.chunkHash(j.i)
+	if err != nil {
+		return nil, fmt.Errorf("file %s chunk %d: %w", d.CID, j.i, err)
+	}
 	data := buf[:want]
-	h.Reset()
 	for p := 0; p < len(data); p += piece {
 		q := data[p:min(p+piece, len(data))]
 		if _, err := io.ReadFull(r, q); err != nil {
@@ -491,8 +491,7 @@ func (f *fetch) readVerified(r *bufio.Reader, j job, buf []byte, h hash.Hash) ([
 		}
 		h.Write(q)
 	}
-	var sum [32]byte
-	if !bytes.Equal(h.Sum(sum[:0]), d.Digests[j.i][:]) {
+	if !d.verify(h, j.i) {
 		return nil, fmt.Errorf("file %s chunk %d: %w", d.CID, j.i, ErrBadChunk)
 	}
 	return data, nil

@@ -308,7 +308,7 @@ func rawRequest(t *testing.T, h *Host, p peer.ID, f File, index int) ([]byte, er
 		return nil, err
 	}
 	fe := &fetch{cfg: FetchConfig{RequestTimeout: 5 * time.Second}}
-	return fe.readVerified(bufio.NewReader(st), job{&fetchFile{desc: &f}, index}, make([]byte, f.ChunkSize), f.newDigest())
+	return fe.readVerified(bufio.NewReader(st), job{&fetchFile{desc: &f}, index}, make([]byte, f.ChunkSize))
 }
 
 func TestSessionsByManifest(t *testing.T) {

@@ -17,11 +17,13 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
 
+	"github.com/cohortnet/cohortnet/cohort"
 	"github.com/cohortnet/cohortnet/internal/datadir"
 )
 
-// DefaultChunkSize is the transfer chunk size DESIGN.md suggests.
-const DefaultChunkSize = 4 << 20
+// DefaultChunkSize is the transfer chunk size DESIGN.md suggests, the
+// cohort store's [cohort.ChunkSize].
+const DefaultChunkSize = cohort.ChunkSize
 
 // File is what a fetch needs to know of one file: its CID (CIDv1, raw,
 // sha2-256 of the whole file), size, chunk size and the digest of every
@@ -29,17 +31,44 @@ const DefaultChunkSize = 4 << 20
 type File struct {
 	CID       cid.Cid
 	Size      int64
-	ChunkSize int64
-	// Digests are the sha2-256 digests of the chunks, as cohort manifests
-	// list them.
+	ChunkSize int64 // a multiple of the 64-byte SHA-256 block
+	// Digests are the chunk digests as cohort manifests list them: the
+	// whole file's SHA-256 chaining value at the end of each chunk, and
+	// the file's sha256 (the CID's digest) for the last one (see
+	// [cohort.VerifyChunk]). Each chunk is checked alone, and a file whose
+	// chunks all check hashes to its CID.
 	Digests [][32]byte
 }
 
-// newDigest returns a hash of the chunk digest function (sha2-256).
-func (f *File) newDigest() hash.Hash { return sha256.New() }
+// chunkHash returns a SHA-256 positioned at the start of chunk i, from the
+// digest of chunk i-1.
+func (f *File) chunkHash(i int) (hash.Hash, error) {
+	var prev cohort.Digest
+	if i > 0 {
+		prev = f.Digests[i-1]
+	}
+	return cohort.ChunkHash(i, f.ChunkSize, prev)
+}
 
-// digest computes a chunk's digest.
-func (f *File) digest(data []byte) [32]byte { return sha256.Sum256(data) }
+// verify reports whether h, a [File.chunkHash] of chunk i after the chunk's
+// bytes, ends at chunk i's digest.
+func (f *File) verify(h hash.Hash, i int) bool {
+	d, err := cohort.ChunkDigest(h, i == len(f.Digests)-1)
+	return err == nil && d == f.Digests[i]
+}
+
+// verifyChunk checks data as chunk i.
+func (f *File) verifyChunk(i int, data []byte) bool {
+	if int64(len(data)) != f.chunkLen(i) {
+		return false
+	}
+	h, err := f.chunkHash(i)
+	if err != nil {
+		return false
+	}
+	h.Write(data)
+	return f.verify(h, i)
+}
 
 // Chunks is the number of chunks.
 func (f *File) Chunks() int { return len(f.Digests) }
@@ -49,14 +78,17 @@ func (f *File) chunkLen(i int) int64 {
 	return min(f.ChunkSize, f.Size-int64(i)*f.ChunkSize)
 }
 
-// Check reports whether the description is self-consistent: a positive chunk
-// size at most [MaxChunkSize] and one digest per chunk.
+// Check reports whether the description is self-consistent: a chunk size
+// that is a positive multiple of the SHA-256 block, at most
+// [MaxChunkSize], one digest per chunk, and a digest chain that ends in the
+// CID's digest (else chunks could verify and the file not match its CID: an
+// error wrapping [ErrCIDMismatch]).
 func (f *File) Check() error {
 	if !f.CID.Defined() {
 		return errors.New("p2p: file: no CID")
 	}
-	if f.ChunkSize <= 0 || f.ChunkSize > MaxChunkSize {
-		return fmt.Errorf("p2p: file %s: chunk size %d out of range", f.CID, f.ChunkSize)
+	if f.ChunkSize <= 0 || f.ChunkSize > MaxChunkSize || f.ChunkSize%sha256.BlockSize != 0 {
+		return fmt.Errorf("p2p: file %s: chunk size %d: want a multiple of %d up to %d", f.CID, f.ChunkSize, sha256.BlockSize, MaxChunkSize)
 	}
 	if f.Size < 0 {
 		return fmt.Errorf("p2p: file %s: negative size", f.CID)
@@ -64,12 +96,23 @@ func (f *File) Check() error {
 	if want := (f.Size + f.ChunkSize - 1) / f.ChunkSize; int64(len(f.Digests)) != want {
 		return fmt.Errorf("p2p: file %s: %d chunk digests for %d chunks", f.CID, len(f.Digests), want)
 	}
+	last := sha256.Sum256(nil) // an empty file's digest
+	if n := len(f.Digests); n > 0 {
+		last = f.Digests[n-1]
+	}
+	if err := matchCID(f.CID, last[:]); err != nil {
+		return fmt.Errorf("p2p: file %s: the chunk digests do not end in the CID: %w", f.CID, err)
+	}
 	return nil
 }
 
 // DescribeFile reads the file at path and returns its [File] description
-// with chunks of chunkSize bytes and their sha2-256 digests.
+// with chunks of chunkSize bytes (a multiple of 64) and their digests,
+// hashing the file once.
 func DescribeFile(path string, chunkSize int64) (File, error) {
+	if chunkSize <= 0 || chunkSize%sha256.BlockSize != 0 {
+		return File{}, fmt.Errorf("p2p: describe %s: chunk size %d: want a multiple of %d", path, chunkSize, sha256.BlockSize)
+	}
 	fh, err := os.Open(path)
 	if err != nil {
 		return File{}, fmt.Errorf("p2p: describe: %w", err)
@@ -77,16 +120,19 @@ func DescribeFile(path string, chunkSize int64) (File, error) {
 	defer fh.Close()
 	whole := sha256.New()
 	f := File{ChunkSize: chunkSize}
-	if chunkSize <= 0 {
-		return File{}, fmt.Errorf("p2p: describe %s: chunk size %d", path, chunkSize)
-	}
 	buf := make([]byte, chunkSize)
 	for {
 		n, err := io.ReadFull(fh, buf)
 		if n > 0 {
 			whole.Write(buf[:n])
-			f.Digests = append(f.Digests, f.digest(buf[:n]))
 			f.Size += int64(n)
+			if int64(n) == chunkSize {
+				d, derr := cohort.ChunkDigest(whole, false)
+				if derr != nil {
+					return File{}, fmt.Errorf("p2p: describe %s: %w", path, derr)
+				}
+				f.Digests = append(f.Digests, d)
+			}
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
 			break
@@ -95,7 +141,14 @@ func DescribeFile(path string, chunkSize int64) (File, error) {
 			return File{}, fmt.Errorf("p2p: describe %s: %w", path, err)
 		}
 	}
-	mh, err := multihash.Encode(whole.Sum(nil), multihash.SHA2_256)
+	sum := whole.Sum(nil)
+	// The last chunk's digest is the whole file's.
+	if f.Size%chunkSize != 0 {
+		f.Digests = append(f.Digests, [32]byte(sum))
+	} else if f.Size > 0 {
+		f.Digests[len(f.Digests)-1] = [32]byte(sum)
+	}
+	mh, err := multihash.Encode(sum, multihash.SHA2_256)
 	if err != nil {
 		return File{}, fmt.Errorf("p2p: describe %s: %w", path, err)
 	}
@@ -153,10 +206,11 @@ func (d DirSource) ReadAt(_ context.Context, c cid.Cid, p []byte, off int64) (in
 }
 
 // DirSink writes fetched files into a directory as `<Dir>/<cid>`: chunks go
-// into `<cid>.part` at their offsets; Commit syncs it, checks the whole file
-// against its CID and renames it into place. A fetch resumed after an
-// interruption keeps the chunks of the partial file that still match their
-// digests.
+// into `<cid>.part` at their offsets; Commit syncs it and renames it into
+// place. The file is not hashed again: every chunk was verified against a
+// digest chain that [File.Check] makes sure ends in the CID. A fetch resumed
+// after an interruption keeps the chunks of the partial file that still
+// match their digests.
 type DirSink struct {
 	Dir string
 
@@ -168,54 +222,14 @@ type sinkFile struct {
 	fh   *os.File // nil when the file was already complete
 	desc *File
 
-	// The whole-file hash advances as chunks arrive in order, so Commit
-	// does not read the file again: chunks [0, next) are hashed.
 	mu      sync.Mutex
 	written []bool
-	next    int
-	hashing bool // a writer is advancing the hash
-	hash    hash.Hash
-	buf     []byte // read-back buffer of the writer that is hashing
-	err     error  // a failed read-back
 }
 
-// advance hashes, reading them back from the file, the chunks from next on
-// that are written, unless another writer is hashing.
-func (sf *sinkFile) advance() {
-	sf.mu.Lock()
-	defer sf.mu.Unlock()
-	if sf.hashing {
-		return
-	}
-	sf.hashing = true
-	for sf.next < len(sf.written) && sf.written[sf.next] && sf.err == nil {
-		i := sf.next
-		sf.mu.Unlock()
-		if sf.buf == nil {
-			sf.buf = make([]byte, piece)
-		}
-		var err error
-		off, end := int64(i)*sf.desc.ChunkSize, int64(i)*sf.desc.ChunkSize+sf.desc.chunkLen(i)
-		for ; off < end && err == nil; off += piece {
-			q := sf.buf[:min(piece, end-off)]
-			if _, err = sf.fh.ReadAt(q, off); err == nil {
-				sf.hash.Write(q)
-			}
-		}
-		sf.mu.Lock()
-		if err != nil {
-			sf.err = fmt.Errorf("read back chunk %d: %w", i, err)
-			break
-		}
-		sf.next++
-	}
-	sf.hashing = false
-}
-
-// piece is how much of a chunk is written and hashed at a time, so the
-// bytes are read from memory once, while they sit in the CPU cache. (A
-// single 4 MiB pwrite also costs the kernel several times the CPU of 32
-// writes of 128 KiB, as measured on ext4.)
+// piece is how much of a chunk is written or sent at a time. (A single
+// 4 MiB pwrite costs the kernel several times the CPU of 32 writes of
+// 128 KiB, as measured on ext4; and a piece hashed as it arrives is still
+// in the CPU cache.)
 const piece = 128 << 10
 
 var _ ChunkSink = (*DirSink)(nil)
@@ -225,6 +239,9 @@ func (d *DirSink) Path(c cid.Cid) string { return filepath.Join(d.Dir, c.String(
 
 // Begin opens or creates the partial file and checks which chunks it holds.
 func (d *DirSink) Begin(ctx context.Context, f *File) ([]bool, error) {
+	if err := f.Check(); err != nil {
+		return nil, fmt.Errorf("p2p: sink: %w", err)
+	}
 	have := make([]bool, f.Chunks())
 	d.mu.Lock()
 	if d.files == nil {
@@ -261,7 +278,7 @@ func (d *DirSink) Begin(ctx context.Context, f *File) ([]bool, error) {
 		fh.Close()
 		return nil, fmt.Errorf("p2p: sink: %s: %w", part, err)
 	}
-	d.put(f.CID, &sinkFile{fh: fh, desc: f, written: slices.Clone(have), hash: sha256.New()})
+	d.put(f.CID, &sinkFile{fh: fh, desc: f, written: slices.Clone(have)})
 	return have, nil
 }
 
@@ -279,7 +296,7 @@ func resumable(ctx context.Context, fh *os.File, size int64, f *File, have []boo
 		if _, err := fh.ReadAt(buf[:n], int64(i)*f.ChunkSize); err != nil {
 			return err
 		}
-		have[i] = f.digest(buf[:n]) == f.Digests[i]
+		have[i] = f.verifyChunk(i, buf[:n])
 	}
 	return nil
 }
@@ -300,7 +317,8 @@ func (d *DirSink) get(c cid.Cid) (*sinkFile, error) {
 	return sf, nil
 }
 
-// WriteChunk writes data at the chunk's offset in the partial file.
+// WriteChunk writes data, already verified, at the chunk's offset in the
+// partial file.
 func (d *DirSink) WriteChunk(_ context.Context, c cid.Cid, index int, data []byte) error {
 	sf, err := d.get(c)
 	if err != nil {
@@ -310,44 +328,19 @@ func (d *DirSink) WriteChunk(_ context.Context, c cid.Cid, index int, data []byt
 		return nil
 	}
 	off := int64(index) * sf.desc.ChunkSize
-	sf.mu.Lock()
-	own := !sf.hashing && sf.next == index && sf.err == nil
-	if own {
-		sf.hashing = true // the chunk is next in order: hash it while writing it
-	}
-	sf.mu.Unlock()
-	if !own {
-		for p := 0; p < len(data); p += piece {
-			if _, err := sf.fh.WriteAt(data[p:min(p+piece, len(data))], off+int64(p)); err != nil {
-				return fmt.Errorf("p2p: sink: write %s chunk %d: %w", c, index, err)
-			}
-		}
-		sf.mu.Lock()
-		sf.written[index] = true
-		sf.mu.Unlock()
-		sf.advance()
-		return nil
-	}
 	for p := 0; p < len(data); p += piece {
-		q := data[p:min(p+piece, len(data))]
-		if _, err := sf.fh.WriteAt(q, off+int64(p)); err != nil {
-			sf.mu.Lock()
-			sf.hashing = false
-			sf.mu.Unlock()
+		if _, err := sf.fh.WriteAt(data[p:min(p+piece, len(data))], off+int64(p)); err != nil {
 			return fmt.Errorf("p2p: sink: write %s chunk %d: %w", c, index, err)
 		}
-		sf.hash.Write(q)
 	}
 	sf.mu.Lock()
 	sf.written[index] = true
-	sf.next++
-	sf.hashing = false
 	sf.mu.Unlock()
-	sf.advance() // chunks that arrived early and are now next
 	return nil
 }
 
-// Commit syncs the partial file, verifies its CID and renames it into place.
+// Commit syncs the partial file and renames it into place, once every
+// chunk is written.
 func (d *DirSink) Commit(ctx context.Context, c cid.Cid) error {
 	sf, err := d.get(c)
 	if err != nil {
@@ -360,18 +353,14 @@ func (d *DirSink) Commit(ctx context.Context, c cid.Cid) error {
 		return nil
 	}
 	defer sf.fh.Close()
+	sf.mu.Lock()
+	missing := slices.Index(sf.written, false)
+	sf.mu.Unlock()
+	if missing >= 0 {
+		return fmt.Errorf("p2p: sink: %s: commit before chunk %d was written", sf.fh.Name(), missing)
+	}
 	if err := sf.fh.Sync(); err != nil {
 		return fmt.Errorf("p2p: sink: sync %s: %w", sf.fh.Name(), err)
-	}
-	sf.advance() // chunks resumed or written out of order at the end
-	if sf.err == nil && sf.next != len(sf.written) {
-		sf.err = fmt.Errorf("commit before chunk %d was written", sf.next)
-	}
-	if sf.err == nil {
-		sf.err = matchCID(c, sf.hash.Sum(nil))
-	}
-	if sf.err != nil {
-		return fmt.Errorf("p2p: sink: %s: %w", sf.fh.Name(), sf.err)
 	}
 	if err := os.Rename(sf.fh.Name(), d.Path(c)); err != nil {
 		return fmt.Errorf("p2p: sink: %w", err)
@@ -394,8 +383,9 @@ func (d *DirSink) Abort(c cid.Cid) error {
 	return sf.fh.Close()
 }
 
-// ErrCIDMismatch means a file's bytes do not hash to its CID although every
-// chunk matched its digest: the manifest's digests and CID disagree.
+// ErrCIDMismatch means a file's chunk digests do not end in its CID's
+// digest: the manifest's digests and CID disagree, so chunks could verify and
+// the file still not be the one the CID names. Nothing of it is fetched.
 var ErrCIDMismatch = errors.New("content does not match its CID")
 
 // matchCID checks a sha2-256 digest against a CID's multihash.

@@ -9,7 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
+
+	"github.com/cohortnet/cohortnet/cohort"
 )
 
 func TestDescribeFileKnownCID(t *testing.T) {
@@ -21,14 +24,14 @@ func TestDescribeFileKnownCID(t *testing.T) {
 		// sha2-256 of the empty string and of "hello world\n", as CIDv1 raw
 		// (the same as `ipfs add --cid-version 1 --raw-leaves`).
 		{"empty", "", "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku", 0},
-		{"hello", "hello world\n", "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4", 3},
+		{"hello", "hello world\n", "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(dir, tc.name)
 			if err := os.WriteFile(p, []byte(tc.data), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			f, err := DescribeFile(p, 5)
+			f, err := DescribeFile(p, 64)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -40,22 +43,53 @@ func TestDescribeFileKnownCID(t *testing.T) {
 			}
 		})
 	}
+	if _, err := DescribeFile(filepath.Join(dir, "hello"), 100); err == nil {
+		t.Error("DescribeFile accepted chunks that end inside a SHA-256 block")
+	}
 }
 
+// The chunk digests of a one-chunk file are its sha256; of a longer file,
+// the chaining values cohort computes for its manifests, at any chunk size.
 func TestChunkDigestKnownAnswers(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		data string
-		want string
-	}{
-		{"sha2-256 abc", "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
-		{"sha2-256 empty", "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			f := File{}
-			d := f.digest([]byte(tc.data))
-			if got := hex.EncodeToString(d[:]); got != tc.want {
-				t.Fatalf("got %s, want %s", got, tc.want)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "abc")
+	if err := os.WriteFile(p, []byte("abc"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := DescribeFile(p, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hex.EncodeToString(f.Digests[0][:]); got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
+		t.Fatalf("digest of the one chunk of \"abc\" = %s, want its sha2-256", got)
+	}
+
+	for _, size := range []int{1, DefaultChunkSize, 2*DefaultChunkSize + 999} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			data := make([]byte, size)
+			crand.Read(data)
+			p := filepath.Join(dir, "data")
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f, err := DescribeFile(p, DefaultChunkSize)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := cohort.HashReader(t.Context(), bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(h.Chunks) != len(f.Digests) || cohort.FileCID(h.Sum) != f.CID {
+				t.Fatalf("%d digests, CID %s; cohort has %d, %s", len(f.Digests), f.CID, len(h.Chunks), cohort.FileCID(h.Sum))
+			}
+			for i := range h.Chunks {
+				if h.Chunks[i] != f.Digests[i] {
+					t.Fatalf("chunk %d: digest differs from cohort's", i)
+				}
+				if !f.verifyChunk(i, data[i*DefaultChunkSize:int64(i*DefaultChunkSize)+f.chunkLen(i)]) {
+					t.Fatalf("chunk %d does not verify", i)
+				}
 			}
 		})
 	}
@@ -146,31 +180,28 @@ func count(b []bool) int {
 	return n
 }
 
+// A description whose chunk digests do not end in its CID: its chunks would
+// all verify, so the sink refuses the file before taking any.
 func TestDirSinkRefusesCIDMismatch(t *testing.T) {
 	src := t.TempDir()
 	p := filepath.Join(src, "f")
-	if err := os.WriteFile(p, []byte("the bytes the digests describe"), 0o644); err != nil {
+	if err := os.WriteFile(p, bytes.Repeat([]byte("the bytes the digests describe. "), 7), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, err := DescribeFile(p, 8)
+	f, err := DescribeFile(p, 64)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.CID = testCID(t, "some other file") // a manifest whose CID and digests disagree
-	data, _ := os.ReadFile(p)
 	sink := &DirSink{Dir: t.TempDir()}
-	if _, err := sink.Begin(t.Context(), &f); err != nil {
-		t.Fatal(err)
+	if _, err := sink.Begin(t.Context(), &f); !errors.Is(err, ErrCIDMismatch) {
+		t.Fatalf("begin: got %v, want ErrCIDMismatch", err)
 	}
-	for i := range f.Chunks() {
-		if err := sink.WriteChunk(t.Context(), f.CID, i, data[i*8:min(len(data), i*8+8)]); err != nil {
-			t.Fatal(err)
-		}
+	if ents, _ := os.ReadDir(sink.Dir); len(ents) != 0 {
+		t.Fatalf("the sink created %d files for a refused description", len(ents))
 	}
-	if err := sink.Commit(t.Context(), f.CID); !errors.Is(err, ErrCIDMismatch) {
-		t.Fatalf("commit: got %v, want ErrCIDMismatch", err)
-	}
-	if _, err := os.Stat(sink.Path(f.CID)); err == nil {
-		t.Fatal("a file that does not match its CID was put in place")
+	// Fetch checks before it asks anyone.
+	if _, err := Fetch(t.Context(), nil, sink, []File{f}, nil, FetchConfig{}); !errors.Is(err, ErrCIDMismatch) {
+		t.Fatalf("fetch: got %v, want ErrCIDMismatch", err)
 	}
 }
