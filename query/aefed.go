@@ -17,7 +17,9 @@ import (
 // AEAnswer is one institution's signed release of adverse-event counts
 // from the datasets it published: N, a + b per drug, a + c per event (for
 // reports), and a (with a + c for exposures) per pair seen. Every value from
-// 1 to MinCell − 1 is suppressed (nil); nothing else is.
+// 1 to MinCell − 1 is suppressed (nil); nothing else is. For exposures N is
+// the number of persons, and a pair's table total is (1 + [ControlWindows])
+// × (a + b) (see [Engine.Counts]).
 type AEAnswer struct {
 	Institution string            `json:"institution"`
 	Peer        string            `json:"peer"`
@@ -212,6 +214,15 @@ func PooledSignals(answers []*AEAnswer, minCount int64, drug, event string) (sig
 		var rs []ae.Release
 		for i, a := range ok {
 			r := ae.Release{Site: a.Institution, N: a.N, Drug: released(a.Drugs, p.Drug)}
+			if a.Config.Source == SourceExposures {
+				// self-controlled: the drug's table has a risk window
+				// and ControlWindows control windows per exposed person
+				r.N = nil
+				if r.Drug != nil {
+					n := (1 + ControlWindows) * *r.Drug
+					r.N = &n
+				}
+			}
 			if x, seen := index[i][p]; seen {
 				r.A, r.Event = x.A, x.EventTotal
 			} else {

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cohortnet/cohortnet/deid"
 	"github.com/cohortnet/cohortnet/deid/source"
+	"github.com/cohortnet/cohortnet/internal/cdmtest"
 	"github.com/cohortnet/cohortnet/internal/sampledata"
 )
 
@@ -45,18 +47,16 @@ func readDollar(t testing.TB, path string) []map[string]string {
 }
 
 // TestFAERSSignals ingests the real FAERS 2017 Q2 sample through
-// deid/source's FAERS adapter, computes report signals, and checks every
+// deid/source's FAERS adapter and deid (limited mode), computes report signals, and checks every
 // pair's counts against a count made here straight from the DEMO, DRUG and
 // REAC files (latest case version; suspect drugs PS and SS, by active
 // ingredient or else drug name; one unit per case).
 func TestFAERSSignals(t *testing.T) {
 	dir := filepath.Join(sampledata.Dir(t), "faers-2017q2")
-	exp, err := source.Open(dir, source.FormatFAERS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds := exportToParquet(t, exp, filepath.Join(t.TempDir(), "store"), "fda/faers-2017q2", "fda")
-	exp.Close()
+	// limited mode: pseudonyms, real dates, and no k-anonymity, so every
+	// case stays
+	cd := cdmtest.Deidentify(t, dir, source.FormatFAERS, filepath.Join(t.TempDir(), "store", "faers"), deid.Limited, false)
+	ds := queryDataset(cd, "fda/faers-2017q2", "fda")
 	e, err := Open(t.Context(), Config{Threads: 1}, []Dataset{ds})
 	if err != nil {
 		t.Fatal(err)

@@ -51,6 +51,33 @@ type fixture struct {
 	drugs   []fxDrug
 	conds   []fxCond
 	aes     []fxAE
+	// firsts is each person's first record of any kind, when the rows
+	// above are not all the person's records (read back from a dataset);
+	// nil means the earliest of the rows above.
+	firsts map[string]time.Time
+}
+
+// firstRecords returns each person's first record date.
+func (f *fixture) firstRecords() map[string]time.Time {
+	if f.firsts != nil {
+		return f.firsts
+	}
+	m := map[string]time.Time{}
+	add := func(p string, d time.Time) {
+		if v, ok := m[p]; !ok || d.Before(v) {
+			m[p] = d
+		}
+	}
+	for _, c := range f.conds {
+		add(c.person, c.start)
+	}
+	for _, d := range f.drugs {
+		add(d.person, d.start)
+	}
+	for _, a := range f.aes {
+		add(a.person, a.onset)
+	}
+	return m
 }
 
 var fxEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -5,8 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"hash/fnv"
-	"math/rand/v2"
 	"slices"
 	"strings"
 
@@ -18,8 +16,9 @@ const (
 	// SourceReports counts recorded adverse events: adverse_event rows with
 	// source = 'report' (FHIR AdverseEvent, FAERS), one unit per person.
 	SourceReports = "reports"
-	// SourceExposures counts events after exposures: drug_exposure and
-	// condition_occurrence, as DESIGN.md defines it (see [Engine.Counts]).
+	// SourceExposures counts events after first exposures against the same
+	// persons' control windows: drug_exposure and condition_occurrence (see
+	// [Engine.Counts]).
 	SourceExposures = "exposures"
 )
 
@@ -30,8 +29,9 @@ type SignalConfig struct {
 	Source string `json:"source,omitempty"`
 	// Window is the risk window in days after the index; 0 means 30.
 	Window int `json:"window,omitempty"`
-	// Seed seeds the sampling of the unexposed persons' index dates; 0
-	// means 1. The same seed gives the same counts.
+	// Seed is ignored: exposures are counted self-controlled, with no
+	// sampled index dates (see [Engine.Counts]). It stays so that requests
+	// from older clients decode.
 	Seed uint64 `json:"seed,omitempty"`
 	// Datasets restricts the counts to these dataset names; nil means all.
 	Datasets []string `json:"datasets,omitempty"`
@@ -88,13 +88,6 @@ func (c SignalConfig) window() int {
 	return 30
 }
 
-func (c SignalConfig) seed() uint64 {
-	if c.Seed != 0 {
-		return c.Seed
-	}
-	return 1
-}
-
 // Pair names a drug–event pair by codes.
 type Pair struct {
 	Drug  string `json:"drug"`
@@ -120,6 +113,10 @@ type Counts struct {
 	Names map[string]string
 	// Skipped lists datasets left out, with why.
 	Skipped []string
+	// SelfControlled is true for exposure counts: each drug's table counts
+	// its exposed persons' risk windows and their [ControlWindows] control
+	// windows, so a pair's N is (1 + ControlWindows) × (a + b), not N.
+	SelfControlled bool
 }
 
 func newCounts() *Counts {
@@ -131,6 +128,9 @@ func (c *Counts) Margins(p Pair) (a, drug, event, n int64) {
 	cl, ok := c.cells[p]
 	if !ok {
 		cl = pairCell{0, c.Event[p.Event]}
+	}
+	if c.SelfControlled {
+		return cl.a, c.Drug[p.Drug], cl.event, (1 + ControlWindows) * c.Drug[p.Drug]
 	}
 	return cl.a, c.Drug[p.Drug], cl.event, c.N
 }
@@ -153,6 +153,7 @@ func (c *Counts) Pairs() []Pair {
 // different persons).
 func (c *Counts) Add(o *Counts) {
 	c.N += o.N
+	c.SelfControlled = c.SelfControlled || o.SelfControlled
 	for k, v := range o.Drug {
 		c.Drug[k] += v
 	}
@@ -248,15 +249,33 @@ func (e *Engine) selectDatasets(cfg SignalConfig) ([]Dataset, error) {
 // table; for exposures, no drug_exposure or condition_occurrence, or
 // safe-harbor years without day-level dates) are listed in Skipped.
 //
-// Exposures follow DESIGN.md: for each drug, exposed persons are indexed at
-// their first exposure; every other person of the dataset (the person
-// table) gets an index date drawn from the exposed ones' (persons sorted by
-// id, draws from a PCG seeded with the seed and the drug code, so the
-// result is reproducible); a counts exposed persons with a condition of the
-// event code starting 1 to Window days after the index (an event on the
-// index day is more often the reason for the drug than its effect), b the
-// other exposed, c the unexposed with the event in the same window after their
-// index, d the other unexposed.
+// Exposures are counted self-controlled: every exposed person is their own
+// comparator, so only days within one person's record are compared and the
+// answer is the same whether dates are real (limited), shifted per person
+// (expert) or days since the first record (safe-harbor with intervals). For
+// each drug, a person's index is the day of their first exposure to it. The
+// person counts if they are in the person table and their first record of
+// any kind (visit, condition, drug, measurement, procedure, adverse event or
+// note) is on or before day −2·Window+1, so that the control window before
+// the exposure lies in observed time. Each such person contributes three
+// windows of Window days: the risk window, days 1 to Window after the index
+// (an event on the index day is more often the reason for the drug than its
+// effect), and two control windows, days −2·Window+1 to −Window (a gap of
+// Window days before the exposure leaves out the complaints that lead to
+// prescribing) and days Window+1 to 2·Window. A condition of the event code
+// starting in a window marks it. So a counts risk windows with the event, b
+// those without, c control windows with the event, d those without: a + b
+// is the drug's persons and N = (1 + [ControlWindows]) × (a + b) for each
+// pair ([Counts.Margins]); Counts.N stays the number of persons. A window
+// after the person's last record counts as one without the event.
+//
+// No index dates are drawn, so the answer does not depend on
+// [SignalConfig.Seed]. Unexposed persons indexed at calendar days drawn from
+// the exposed, which cohortnet did before, compare like with like only on
+// real dates: under expert mode's per-person shifts a drawn day lands up to
+// two years from the person's own calendar, and a background risk that
+// varies over calendar time (seasons, a drug's uptake years) inflated the
+// PRRs of synth's planted pairs about twofold.
 func (e *Engine) Counts(ctx context.Context, cfg SignalConfig) (*Counts, error) {
 	ds, err := e.selectDatasets(cfg)
 	if err != nil {
@@ -375,9 +394,25 @@ type dayEvent struct {
 	day  int64
 }
 
+// recordColumns are the date columns (without the _date or _day suffix)
+// that mark a person's records, per table: a person is observed from the
+// earliest of them.
+var recordColumns = []struct{ table, col string }{
+	{"visit_occurrence", "visit_start"}, {"condition_occurrence", "condition_start"},
+	{"drug_exposure", "drug_exposure_start"}, {"measurement", "measurement"},
+	{"procedure_occurrence", "procedure"}, {"adverse_event", "onset"}, {"note", "note"},
+}
+
+// ControlWindows is the number of control windows each exposed person
+// contributes in the exposure-based comparison (one before the exposure, one
+// after the risk window): the drug's 2×2 table has (1 + ControlWindows) ×
+// (a + b) units.
+const ControlWindows = 2
+
 func (e *Engine) exposureCounts(ctx context.Context, d Dataset, cfg SignalConfig) (*Counts, error) {
 	c := newCounts()
 	c.Event = map[string]int64{} // a + c depends on the drug: kept per pair
+	c.SelfControlled = true
 	for _, t := range []string{"person", "drug_exposure", "condition_occurrence"} {
 		if _, ok := d.Tables[t]; !ok {
 			c.Skipped = append(c.Skipped, d.Name+": no "+t+" table")
@@ -394,27 +429,43 @@ func (e *Engine) exposureCounts(ctx context.Context, d Dataset, cfg SignalConfig
 		return nil, fmt.Errorf("query: count exposures in %s: %w", d.Name, err)
 	}
 
-	var persons []string
-	if err := e.queryTrusted(ctx, "SELECT DISTINCT person_id FROM "+s+".person WHERE person_id IS NOT NULL ORDER BY 1", func(rows *sql.Rows) error {
+	// first[person] = the day of the person's first record of any kind;
+	// only persons of the person table are counted.
+	var parts []string
+	for _, rc := range recordColumns {
+		if _, ok := d.Tables[rc.table]; ok {
+			day := dayExpr(d, rc.col)
+			parts = append(parts, "SELECT person_id, min("+day+") AS day FROM "+s+"."+rc.table+" WHERE person_id IS NOT NULL AND "+day+" IS NOT NULL GROUP BY ALL")
+		}
+	}
+	first := map[string]int64{}
+	if err := e.queryTrusted(ctx, "SELECT p.person_id, min(r.day) FROM (SELECT DISTINCT person_id FROM "+s+".person WHERE person_id IS NOT NULL) p JOIN ("+
+		strings.Join(parts, " UNION ALL ")+") r USING (person_id) GROUP BY ALL", func(rows *sql.Rows) error {
 		var p string
-		err := rows.Scan(&p)
-		persons = append(persons, p)
+		var day int64
+		err := rows.Scan(&p, &day)
+		first[p] = day
 		return err
 	}); err != nil {
 		return fail(err)
 	}
-	// first[drug][person] = index day
-	first := map[string]map[string]int64{}
+	if err := e.queryTrusted(ctx, "SELECT count(DISTINCT person_id) FROM "+s+".person WHERE person_id IS NOT NULL", func(rows *sql.Rows) error {
+		return rows.Scan(&c.N)
+	}); err != nil {
+		return fail(err)
+	}
+	// index[drug][person] = the day of the first exposure
+	index := map[string]map[string]int64{}
 	if err := e.queryTrusted(ctx, "SELECT drug_code, person_id, min("+drugDay+") FROM "+s+".drug_exposure WHERE person_id IS NOT NULL AND drug_code IS NOT NULL AND "+drugDay+" IS NOT NULL GROUP BY ALL", func(rows *sql.Rows) error {
 		var dr, p string
 		var day int64
 		if err := rows.Scan(&dr, &p, &day); err != nil {
 			return err
 		}
-		if first[dr] == nil {
-			first[dr] = map[string]int64{}
+		if index[dr] == nil {
+			index[dr] = map[string]int64{}
 		}
-		first[dr][p] = day
+		index[dr][p] = day
 		return nil
 	}); err != nil {
 		return fail(err)
@@ -436,49 +487,43 @@ func (e *Engine) exposureCounts(ctx context.Context, d Dataset, cfg SignalConfig
 		return fail(err)
 	}
 
-	c.N = int64(len(persons))
-	window := int64(cfg.window())
+	w := int64(cfg.window())
 	hit := map[string]bool{}
-	// eventsIn counts, once per person, each event code starting in the
-	// window (index, index + window] after index.
-	eventsIn := func(p string, index int64, add func(code string)) {
+	// eventsIn calls add once per event code starting in [from, to].
+	eventsIn := func(p string, from, to int64, add func(code string)) {
 		clear(hit)
 		for _, ev := range events[p] {
-			if ev.day > index && ev.day <= index+window && !hit[ev.code] {
+			if ev.day >= from && ev.day <= to && !hit[ev.code] {
 				hit[ev.code] = true
 				add(ev.code)
 			}
 		}
 	}
-	for _, dr := range sortedKeys(first) {
-		exposed := first[dr]
-		// The exposed persons' index days, in person order, to draw from.
-		var pool []int64
-		for _, p := range sortedKeys(exposed) {
-			pool = append(pool, exposed[p])
-		}
-		var inPerson int64
-		h := fnv.New64a()
-		h.Write([]byte(dr))
-		r := rand.New(rand.NewPCG(cfg.seed(), h.Sum64()))
-		for _, p := range persons {
-			if index, ok := exposed[p]; ok {
-				inPerson++
-				eventsIn(p, index, func(code string) {
-					cl := c.cells[Pair{dr, code}]
-					c.cells[Pair{dr, code}] = pairCell{cl.a + 1, cl.event + 1}
-				})
+	for dr, exposed := range index {
+		var persons int64
+		for p, at := range exposed {
+			// Counted only when observed through the control window
+			// before the exposure (and in the person table: an exposure of
+			// a person suppressed by de-identification is not counted).
+			f, ok := first[p]
+			if !ok || f > at-2*w+1 {
 				continue
 			}
-			index := pool[r.IntN(len(pool))]
-			eventsIn(p, index, func(code string) {
+			persons++
+			eventsIn(p, at+1, at+w, func(code string) {
 				cl := c.cells[Pair{dr, code}]
-				c.cells[Pair{dr, code}] = pairCell{cl.a, cl.event + 1}
+				c.cells[Pair{dr, code}] = pairCell{cl.a + 1, cl.event + 1}
 			})
+			for _, from := range []int64{at - 2*w + 1, at + w + 1} {
+				eventsIn(p, from, from+w-1, func(code string) {
+					cl := c.cells[Pair{dr, code}]
+					c.cells[Pair{dr, code}] = pairCell{cl.a, cl.event + 1}
+				})
+			}
 		}
-		// The population is the person table: an exposure of a person not
-		// in it (e.g. suppressed by de-identification) is not counted.
-		c.Drug[dr] = inPerson
+		if persons > 0 {
+			c.Drug[dr] = persons
+		}
 	}
 	return c, nil
 }

@@ -1,9 +1,8 @@
 package query
 
 import (
-	"encoding/json"
+	"crypto/rand"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,81 +10,70 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/libp2p/go-libp2p/core/crypto"
 
+	"github.com/cohortnet/cohortnet/deid"
 	"github.com/cohortnet/cohortnet/deid/source"
+	"github.com/cohortnet/cohortnet/internal/cdmtest"
 	"github.com/cohortnet/cohortnet/internal/synth"
 )
 
-// cdmRenames are the identified columns whose de-identified names differ;
-// a test stand-in for de-identification (which is not this package's).
-var cdmRenames = map[string]string{"source_person_id": "person_id", "source_visit_id": "visit_occurrence_id"}
-
-// exportToParquet writes the export's tables as Parquet in dir, with the
-// pseudonym column names, and returns the dataset (expert layout: dates).
-func exportToParquet(t testing.TB, exp source.Export, dir, name, inst string) Dataset {
-	t.Helper()
-	return exportCollect(t, exp, dir, name, inst, nil)
+// queryDataset describes a dataset made by cdmtest for the engine.
+func queryDataset(cd cdmtest.Dataset, name, inst string) Dataset {
+	mode := map[deid.Mode]string{deid.Expert: ModeExpert, deid.SafeHarbor: ModeSafeHarbor, deid.Limited: ModeLimited}[cd.Mode]
+	return Dataset{Name: name, Institution: inst, Manifest: "bafy-" + strings.ReplaceAll(name, "/", "-"), Mode: mode,
+		Intervals: cd.Intervals, Own: true, Tables: cd.Tables}
 }
 
-// exportCollect is exportToParquet that also keeps, in fx when not nil, the
-// persons, drug exposures and conditions for counting in Go.
-func exportCollect(t testing.TB, exp source.Export, dir, name, inst string, fx *fixture) Dataset {
+// recordDates are the columns of a person's records (see [Engine.Counts]).
+var recordDates = map[string]string{
+	"visit_occurrence": "visit_start_date", "condition_occurrence": "condition_start_date",
+	"drug_exposure": "drug_exposure_start_date", "measurement": "measurement_date",
+	"procedure_occurrence": "procedure_date", "adverse_event": "onset_date", "note": "note_date",
+}
+
+// readFixture reads a de-identified dataset's Parquet files back in Go (no
+// DuckDB): persons, drug exposures, conditions and each person's first
+// record, for counting independently of the engine.
+func readFixture(t testing.TB, cd cdmtest.Dataset) *fixture {
 	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	fx := &fixture{firsts: map[string]time.Time{}}
+	for table, files := range cd.Tables {
+		for _, path := range files {
+			readParquet(t, path, func(rec arrow.RecordBatch) { collectRows(t, fx, table, rec) })
+		}
+	}
+	return fx
+}
+
+func readParquet(t testing.TB, path string, each func(arrow.RecordBatch)) {
+	t.Helper()
+	pf, err := file.OpenParquetFile(path, false)
+	if err != nil {
 		t.Fatal(err)
 	}
-	ds := Dataset{Name: name, Institution: inst, Manifest: "bafy-" + strings.ReplaceAll(name, "/", "-"), Mode: ModeExpert, Own: true, Tables: map[string][]string{}}
-	for _, table := range exp.Tables() {
-		if table == "note" {
-			continue
-		}
-		rr, err := exp.Read(t.Context(), table)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var fields []arrow.Field
-		for _, f := range rr.Schema().Fields() {
-			if n, ok := cdmRenames[f.Name]; ok {
-				f.Name = n
-			}
-			fields = append(fields, f)
-		}
-		schema := arrow.NewSchema(fields, nil)
-		path := filepath.Join(dir, table+".parquet")
-		fh, err := os.Create(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fw, err := pqarrow.NewFileWriter(schema, fh, parquet.NewWriterProperties(), pqarrow.DefaultWriterProps())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for rr.Next() {
-			rec := rr.RecordBatch()
-			if fx != nil {
-				collectRows(t, fx, table, rec)
-			}
-			out := array.NewRecordBatch(schema, rec.Columns(), rec.NumRows())
-			if err := fw.Write(out); err != nil {
-				t.Fatal(err)
-			}
-			out.Release()
-		}
-		if err := rr.Err(); err != nil {
-			t.Fatalf("read %s: %v", table, err)
-		}
-		rr.Release()
-		if err := fw.Close(); err != nil {
-			t.Fatal(err)
-		}
-		ds.Tables[table] = []string{path}
+	defer pf.Close()
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 8192}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return ds
+	rr, err := fr.GetRecordReader(t.Context(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Release()
+	for rr.Next() {
+		each(rr.RecordBatch())
+	}
+	if err := rr.Err(); err != nil {
+		t.Fatalf("read %s: %v", filepath.Base(path), err)
+	}
 }
 
-// collectRows appends a record batch's rows to fx.
+// collectRows appends a de-identified record batch's rows to fx.
 func collectRows(t testing.TB, fx *fixture, table string, rec arrow.RecordBatch) {
 	col := func(name string) arrow.Array {
 		idx := rec.Schema().FieldIndices(name)
@@ -101,21 +89,31 @@ func collectRows(t testing.TB, fx *fixture, table string, rec arrow.RecordBatch)
 		}
 		return a.(*array.Date32).Value(i).ToTime(), true
 	}
+	if name, ok := recordDates[table]; ok {
+		p, d := col("person_id"), col(name)
+		for i := range int(rec.NumRows()) {
+			if day, ok := date(d, i); ok && !p.IsNull(i) {
+				if v, seen := fx.firsts[str(p, i)]; !seen || day.Before(v) {
+					fx.firsts[str(p, i)] = day
+				}
+			}
+		}
+	}
 	switch table {
 	case "person":
-		ids := col("source_person_id")
+		ids := col("person_id")
 		for i := range int(rec.NumRows()) {
 			fx.persons = append(fx.persons, fxPerson{id: str(ids, i)})
 		}
 	case "drug_exposure":
-		p, c, d := col("source_person_id"), col("drug_code"), col("drug_exposure_start_date")
+		p, c, d := col("person_id"), col("drug_code"), col("drug_exposure_start_date")
 		for i := range int(rec.NumRows()) {
 			if day, ok := date(d, i); ok && !p.IsNull(i) && !c.IsNull(i) {
 				fx.drugs = append(fx.drugs, fxDrug{str(p, i), str(c, i), day})
 			}
 		}
 	case "condition_occurrence":
-		p, c, d := col("source_person_id"), col("condition_code"), col("condition_start_date")
+		p, c, d := col("person_id"), col("condition_code"), col("condition_start_date")
 		for i := range int(rec.NumRows()) {
 			if day, ok := date(d, i); ok && !p.IsNull(i) && !c.IsNull(i) {
 				fx.conds = append(fx.conds, fxCond{str(p, i), str(c, i), day})
@@ -124,46 +122,83 @@ func collectRows(t testing.TB, fx *fixture, table string, rec arrow.RecordBatch)
 	}
 }
 
-// TestSynthPlantedSignals: three institutions' synthetic exports, counted by
-// exposures, flag every planted signal of truth.json; the flag rate on the
-// other pairs is reported.
-func TestSynthPlantedSignals(t *testing.T) {
-	root := t.TempDir()
+// synthSites generates three institutions' synthetic exports (internal/synth)
+// and de-identifies each in every mode given, with real deid.
+func synthSites(t *testing.T, root string, patients int, modes ...deid.Mode) (map[deid.Mode][]cdmtest.Dataset, *synth.Truth) {
+	t.Helper()
+	out := map[deid.Mode][]cdmtest.Dataset{}
+	var truth *synth.Truth
+	for i, inst := range synthInstitutions {
+		exp := filepath.Join(root, "export", inst)
+		truth = cdmtest.Export(t, exp, synth.Config{Patients: patients, Seed: int64(10 + i), Institution: inst})
+		for _, m := range modes {
+			out[m] = append(out[m], cdmtest.Deidentify(t, exp, source.FormatSyntheaCSV, filepath.Join(root, string(m), inst), m, false))
+		}
+	}
+	return out, truth
+}
+
+var synthInstitutions = []string{"hospital-a", "hospital-b", "hospital-c"}
+
+// openSites opens an engine over the three institutions' datasets.
+func openSites(t *testing.T, sites []cdmtest.Dataset) *Engine {
+	t.Helper()
 	var ds []Dataset
-	var truth synth.Truth
-	var fxs []*fixture
-	for i, inst := range []string{"hospital-a", "hospital-b", "hospital-c"} {
-		out := filepath.Join(root, "export", inst)
-		if _, err := synth.Generate(t.Context(), synth.Config{Patients: 1500, Seed: int64(10 + i), Out: out, Institution: inst}); err != nil {
-			t.Fatal(err)
-		}
-		b, err := os.ReadFile(filepath.Join(out, "truth.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := json.Unmarshal(b, &truth); err != nil {
-			t.Fatal(err)
-		}
-		exp, err := source.Open(out, source.FormatSyntheaCSV)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fx := &fixture{}
-		ds = append(ds, exportCollect(t, exp, filepath.Join(root, "store", inst), inst+"/synth", inst, fx))
-		fxs = append(fxs, fx)
-		exp.Close()
+	for i, cd := range sites {
+		ds = append(ds, queryDataset(cd, synthInstitutions[i]+"/synth", synthInstitutions[i]))
 	}
 	e, err := Open(t.Context(), Config{Threads: 2, MemoryLimit: 512 << 20}, ds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// flagRates counts, among the pairs with a ≥ 3 that were not planted, those
+// each rule flags.
+func flagRates(sig []Signal, planted map[Pair]bool) (others int, flagged map[string]int) {
+	flagged = map[string]int{}
+	for _, s := range sig {
+		if planted[s.Pair] {
+			continue
+		}
+		others++
+		for rule, on := range map[string]bool{"evans": s.Flags.Evans, "ema": s.Flags.EMA, "ror025": s.Flags.ROR025, "ic025": s.Flags.IC025} {
+			if on {
+				flagged[rule]++
+			}
+		}
+	}
+	return others, flagged
+}
+
+func rateString(others int, flagged map[string]int) string {
+	var rates []string
+	for _, rule := range []string{"evans", "ema", "ror025", "ic025"} {
+		rates = append(rates, fmt.Sprintf("%s %d/%d", rule, flagged[rule], others))
+	}
+	return strings.Join(rates, ", ")
+}
+
+// TestSynthPlantedSignals: three institutions' synthetic exports,
+// de-identified in expert mode (per-person date shifts) and counted by
+// exposures, flag every planted signal of truth.json with a PRR near the
+// planted relative risk; the counts equal a count in Go over the same
+// Parquet files; the flag rate on the other pairs is reported and bounded.
+func TestSynthPlantedSignals(t *testing.T) {
+	sites, truth := synthSites(t, t.TempDir(), 1500, deid.Expert)
+	e := openSites(t, sites[deid.Expert])
 	c, err := e.Counts(t.Context(), SignalConfig{Source: SourceExposures, Window: synth.WindowDays})
 	if err != nil {
 		t.Fatal(err)
 	}
+	var fxs []*fixture
+	for _, cd := range sites[deid.Expert] {
+		fxs = append(fxs, readFixture(t, cd))
+	}
 	// Independent computations on the same data. The exposure margins of
-	// the planted pairs and of some others, counted in Go from the export's
+	// the planted pairs and of some others, counted in Go from the Parquet
 	// rows (exposureOracle); and a researcher's pooled SQL through the
 	// sandbox against distinct persons per condition counted in Go.
 	epochDay := func(_ string, d time.Time) int64 { return d.Unix() / 86400 }
@@ -177,7 +212,7 @@ func TestSynthPlantedSignals(t *testing.T) {
 	for _, p := range checkPairs {
 		var wa, wd, we, wn int64
 		for _, fx := range fxs {
-			a, d, ev, n := exposureOracle(fx, epochDay, p.Drug, p.Event, synth.WindowDays, 1)
+			a, d, ev, n := exposureOracle(fx, epochDay, p.Drug, p.Event, synth.WindowDays)
 			wa, wd, we, wn = wa+a, wd+d, we+ev, wn+n
 		}
 		a, d, ev, n := c.Margins(p)
@@ -217,37 +252,58 @@ func TestSynthPlantedSignals(t *testing.T) {
 	for _, s := range truth.Signals {
 		planted[Pair{s.Drug, s.Event}] = true
 	}
-	flagged := map[Pair]Signal{}
-	others, otherFlagged := 0, map[string]int{}
-	for _, s := range sig {
-		if planted[s.Pair] {
-			flagged[s.Pair] = s
-			continue
-		}
-		others++
-		for rule, on := range map[string]bool{"evans": s.Flags.Evans, "ema": s.Flags.EMA, "ror025": s.Flags.ROR025, "ic025": s.Flags.IC025} {
-			if on {
-				otherFlagged[rule]++
-			}
-		}
-	}
-	for p := range planted {
-		s, ok := flagged[p]
-		if !ok {
+	for _, ts := range truth.Signals {
+		p := Pair{ts.Drug, ts.Event}
+		i := slicesIndex(sig, p)
+		if i < 0 {
 			t.Errorf("planted %v not among the pairs with a ≥ 3", p)
 			continue
 		}
-		t.Logf("planted %s → %s: a=%d PRR=%.2f (%.2f–%.2f) χ²=%.1f IC025=%.2f", s.DrugName, s.EventName, s.A, s.PRR, s.PRRLow, s.PRRHigh, s.ChiSq, s.IC025)
+		s := sig[i]
+		t.Logf("planted %s → %s (RR %.1f): a=%d PRR=%.2f (%.2f–%.2f) χ²=%.1f IC025=%.2f", s.DrugName, s.EventName, ts.RR, s.A, s.PRR, s.PRRLow, s.PRRHigh, s.ChiSq, s.IC025)
 		if !s.Flags.Evans || !s.Flags.IC025 {
 			t.Errorf("planted %v (%s → %s) not flagged: a=%d PRR=%.2f χ²=%.1f IC025=%.2f", p, s.DrugName, s.EventName, s.A, s.PRR, s.ChiSq, s.IC025)
 		}
 	}
-	var rates []string
-	for _, rule := range []string{"evans", "ema", "ror025", "ic025"} {
-		rates = append(rates, fmt.Sprintf("%s %d/%d", rule, otherFlagged[rule], others))
-	}
-	t.Logf("pairs with a ≥ 3 and no planted effect flagged: %s", strings.Join(rates, ", "))
+	others, otherFlagged := flagRates(sig, planted)
+	t.Logf("pairs with a ≥ 3 and no planted effect flagged: %s", rateString(others, otherFlagged))
 	if others == 0 || otherFlagged["ic025"]*3 > others {
 		t.Errorf("IC025 flags %d of %d pairs without a planted effect", otherFlagged["ic025"], others)
 	}
+
+	// Federated: each institution answers for its own dataset (nothing
+	// suppressed with a minimum cell of 1); the pooled answers give the
+	// same signals as counting all three here.
+	var answers []*AEAnswer
+	for i, cd := range sites[deid.Expert] {
+		se := openSites(t, []cdmtest.Dataset{cd})
+		key, _, err := crypto.GenerateEd25519Key(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ans := &Answerer{Engine: se, Key: key, Institution: synthInstitutions[i], MinCell: 1}
+		a, err := ans.AnswerAE(t.Context(), "agency", SignalConfig{Source: SourceExposures, Window: synth.WindowDays})
+		if err != nil {
+			t.Fatal(err)
+		}
+		answers = append(answers, a)
+	}
+	pooled, rejected := PooledSignals(answers, 3, "", "")
+	if len(rejected) > 0 || len(pooled) != len(sig) {
+		t.Fatalf("pooled %d signals (rejected %v), local %d", len(pooled), rejected, len(sig))
+	}
+	for i := range sig {
+		if pooled[i].Pair != sig[i].Pair || pooled[i].Stats != sig[i].Stats {
+			t.Errorf("pooled %v %+v, local %v %+v", pooled[i].Pair, pooled[i].Stats, sig[i].Pair, sig[i].Stats)
+		}
+	}
+}
+
+func slicesIndex(sig []Signal, p Pair) int {
+	for i, s := range sig {
+		if s.Pair == p {
+			return i
+		}
+	}
+	return -1
 }

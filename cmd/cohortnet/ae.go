@@ -40,10 +40,15 @@ table (a, b, c, d), PRR with its 95% CI and the Yates chi-square, ROR with its
 (PRR lower limit ≥ 1, a ≥ 5), ROR025 > 1 and IC025 > 0.
 
 --source reports counts adverse_event rows (FHIR AdverseEvent, FAERS), one unit
-per person. --source exposures indexes exposed persons at their first exposure,
-gives the unexposed index dates sampled from the exposed (--seed), and counts
-events starting within --window days after the index; safe-harbor datasets with
-years only are skipped (they have no day-level dates).
+per person. --source exposures is self-controlled: each person's first exposure
+to the drug is their index day; a condition starting 1 to W days after it (W =
+--window) counts in a, and the same person's control windows, days -2W+1 to -W
+and W+1 to 2W, with the condition count in c (without it, in b and d). Only
+persons whose records begin by day -2W+1 count, and N is three windows per
+exposed person. No index dates are drawn for unexposed persons: in expert-mode
+datasets every person's dates are shifted by their own secret offset, so only
+days within one person's record compare. Safe-harbor datasets with years only
+are skipped (they have no day-level dates).
 
 When a node runs, the counts come from every hospital over the network: each
 releases signed counts from the datasets it published, values below its
@@ -119,7 +124,7 @@ minimum cell suppressed, and the signals are computed over the pooled counts
 	fl := cmd.Flags()
 	fl.StringVar(&cfg.Source, "source", query.SourceReports, "reports or exposures")
 	fl.IntVar(&cfg.Window, "window", 30, "risk window in days after the index (exposures)")
-	fl.Uint64Var(&cfg.Seed, "seed", 1, "seed of the unexposed persons' sampled index dates (exposures)")
+	fl.Uint64Var(&cfg.Seed, "seed", 1, "ignored: exposures are self-controlled and draw no index dates (kept so old scripts run)")
 	fl.StringVar(&drug, "drug", "", "only this drug code")
 	fl.StringVar(&event, "event", "", "only this event code")
 	fl.Int64Var(&minCount, "min-count", 3, "only pairs with at least this many cases (a)")
