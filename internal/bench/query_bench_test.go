@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"context"
 	"crypto/rand"
 	"database/sql"
 	"fmt"
@@ -14,14 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	_ "github.com/duckdb/duckdb-go/v2"
 	"github.com/libp2p/go-libp2p/core/crypto"
 
+	"github.com/cohortnet/cohortnet/deid"
 	"github.com/cohortnet/cohortnet/deid/source"
+	"github.com/cohortnet/cohortnet/internal/cdmtest"
 	"github.com/cohortnet/cohortnet/internal/synth"
 	"github.com/cohortnet/cohortnet/query"
 )
@@ -165,19 +162,18 @@ func median(d []time.Duration) time.Duration {
 
 // BenchmarkFederatedAESignals times `ae signals --source exposures` across
 // three local nodes: each node's engine over its own synthetic dataset
-// (internal/synth, 3000 patients each, converted to Parquet through
-// deid/source's Synthea adapter), each answering with suppression and a
-// signature, and the requester verifying and pooling the three answers.
+// (internal/synth, 3000 patients each, de-identified in expert mode by deid
+// through internal/cdmtest; not timed), each answering with suppression and
+// a signature, and the requester verifying and pooling the three answers.
 func BenchmarkFederatedAESignals(b *testing.B) {
 	ctx := b.Context()
 	root := b.TempDir()
 	var answerers []*query.Answerer
 	for i, inst := range []string{"hospital-a", "hospital-b", "hospital-c"} {
 		out := filepath.Join(root, "export", inst)
-		if _, err := synth.Generate(ctx, synth.Config{Patients: 3000, Seed: int64(i + 1), Out: out, Institution: inst}); err != nil {
-			b.Fatal(err)
-		}
-		d := syntheaDataset(b, ctx, out, filepath.Join(root, "store", inst), inst)
+		cdmtest.Export(b, out, synth.Config{Patients: 3000, Seed: int64(i + 1), Institution: inst})
+		cd := cdmtest.Deidentify(b, out, source.FormatSyntheaCSV, filepath.Join(root, "store", inst), deid.Expert, false)
+		d := query.Dataset{Name: inst + "/synth", Institution: inst, Manifest: "bafy-" + inst, Mode: query.ModeExpert, Own: true, Tables: cd.Tables}
 		e, err := query.Open(ctx, query.Config{Threads: 2}, []query.Dataset{d})
 		if err != nil {
 			b.Fatal(err)
@@ -206,58 +202,4 @@ func BenchmarkFederatedAESignals(b *testing.B) {
 		b.ReportMetric(float64(time.Since(start).Milliseconds()), "federated-ms")
 		b.ReportMetric(float64(len(sig)), "pairs")
 	}
-}
-
-// syntheaDataset converts a Synthea CSV export to Parquet tables with the
-// de-identified column names (a stand-in for deid, which is not measured).
-func syntheaDataset(b *testing.B, ctx context.Context, export, dir, inst string) query.Dataset {
-	exp, err := source.Open(export, source.FormatSyntheaCSV)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer exp.Close()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	d := query.Dataset{Name: inst + "/synth", Institution: inst, Manifest: "bafy-" + inst, Mode: query.ModeExpert, Own: true, Tables: map[string][]string{}}
-	rename := map[string]string{"source_person_id": "person_id", "source_visit_id": "visit_occurrence_id"}
-	for _, table := range []string{"person", "drug_exposure", "condition_occurrence"} {
-		rr, err := exp.Read(ctx, table)
-		if err != nil {
-			b.Fatal(err)
-		}
-		var fields []arrow.Field
-		for _, f := range rr.Schema().Fields() {
-			if n, ok := rename[f.Name]; ok {
-				f.Name = n
-			}
-			fields = append(fields, f)
-		}
-		schema := arrow.NewSchema(fields, nil)
-		path := filepath.Join(dir, table+".parquet")
-		fh, err := os.Create(path)
-		if err != nil {
-			b.Fatal(err)
-		}
-		fw, err := pqarrow.NewFileWriter(schema, fh, parquet.NewWriterProperties(), pqarrow.DefaultWriterProps())
-		if err != nil {
-			b.Fatal(err)
-		}
-		for rr.Next() {
-			rec := array.NewRecordBatch(schema, rr.RecordBatch().Columns(), rr.RecordBatch().NumRows())
-			if err := fw.Write(rec); err != nil {
-				b.Fatal(err)
-			}
-			rec.Release()
-		}
-		if err := rr.Err(); err != nil {
-			b.Fatal(err)
-		}
-		rr.Release()
-		if err := fw.Close(); err != nil {
-			b.Fatal(err)
-		}
-		d.Tables[table] = []string{path}
-	}
-	return d
 }
