@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -152,6 +153,12 @@ func NewOperator(ctx context.Context, cfg OperatorConfig) (*Operator, error) {
 	app, shutdown, reader, err := tessera.NewAppender(actx, driver, opts)
 	if err != nil {
 		cancel()
+		// Tessera publishes a witnessed checkpoint when it creates a log, so
+		// a new log cannot start before its witness quorum answers. Its
+		// error type is internal to Tessera: recognise it by its text.
+		if strings.Contains(err.Error(), "witness policy was not satisfied") {
+			return nil, fmt.Errorf("ledger: start log %s: %w: %v", cfg.Dir, ErrWitnessesUnreachable, err)
+		}
 		return nil, fmt.Errorf("ledger: start log %s: %w", cfg.Dir, err)
 	}
 	o := &Operator{
@@ -327,6 +334,11 @@ var ErrNotYetWitnessed = errors.New("ledger: not yet witnessed")
 // ErrUnavailable is returned while the operator cannot append (its log
 // failed and it must be restarted, or it is shutting down). Try again later.
 var ErrUnavailable = errors.New("ledger: operator unavailable")
+
+// ErrWitnessesUnreachable means a new log could not publish its first
+// checkpoint because too few witnesses cosigned it. Start the witnesses (or
+// check their addresses in the consortium configuration) and try again.
+var ErrWitnessesUnreachable = errors.New("ledger: the witness quorum did not cosign the log's first checkpoint")
 
 // resolve records the index an accepted entry got, whoever waits for it.
 func (o *Operator) resolve(key [32]byte, e *Entry, encoded []byte, future tessera.IndexFuture, p *pendingEntry) {

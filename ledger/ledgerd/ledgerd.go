@@ -141,10 +141,29 @@ func Run(ctx context.Context, cfg Config) error {
 		opHandler swapHandler
 	)
 	startOperator := func() error {
-		o, err := ledger.NewOperator(ctx, ledger.OperatorConfig{
-			Dir: cfg.Data.Join(datadir.LedgerDir, LogDir), Key: key, Consortium: get,
-			HTTPClient: cfg.HTTPClient, Logger: lg,
-		})
+		var (
+			o       *ledger.Operator
+			err     error
+			backoff = 250 * time.Millisecond
+		)
+		// A new log waits for its witnesses: `cohortnet node` for the
+		// operator and the witnesses may start in any order.
+		for {
+			o, err = ledger.NewOperator(ctx, ledger.OperatorConfig{
+				Dir: cfg.Data.Join(datadir.LedgerDir, LogDir), Key: key, Consortium: get,
+				HTTPClient: cfg.HTTPClient, Logger: lg,
+			})
+			if !errors.Is(err, ledger.ErrWitnessesUnreachable) {
+				break
+			}
+			lg.Warn("waiting for the witness quorum to cosign the new log's first checkpoint", "retry", backoff)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+		}
 		if err != nil {
 			return err
 		}

@@ -290,3 +290,57 @@ func TestOperatorFollowsNewWitnesses(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// The operator of a new log may start before its witnesses, as two
+// `cohortnet node` commands started together do: it waits for the quorum
+// instead of failing, and its log starts once a witness answers.
+func TestOperatorWaitsForWitnesses(t *testing.T) {
+	c := newCluster(t, 1, 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	ready := make(chan struct{}, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{Data: c.operator, Roles: []string{"ledger"}, MirrorInterval: -1, Ready: func(string, string) { ready <- struct{}{} }})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Errorf("operator: %v", err)
+		}
+	})
+	// Tessera creates the log's files at the first attempt and resumes them
+	// at the next, so the operator may serve before its witness answers;
+	// what matters is that it does not give up, and that what it anchors
+	// once the witness is up carries the witness's cosignature.
+	select {
+	case err := <-done:
+		done <- err // for the cleanup
+		t.Fatalf("the operator gave up before its witness came up: %v", err)
+	case <-time.After(700 * time.Millisecond):
+	}
+	run(t, ctx, c.witnesses[0], "witness")
+	select {
+	case <-ready:
+	case err := <-done:
+		done <- err
+		t.Fatalf("operator: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the operator did not start after its witness came up")
+	}
+	m := manifestCID("hospital-a/late v1")
+	cm, err := AnchorPublish(ctx, c.hospital, m, "hospital-a/late", 1, "open", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := consortium.Load(c.hospital)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ledger.VerifiersFor(signed.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ledger.VerifyCommitment(cm, v); err != nil {
+		t.Fatalf("the first anchored entry is not witnessed: %v", err)
+	}
+}
