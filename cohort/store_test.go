@@ -233,7 +233,7 @@ func FuzzDecodeChunks(f *testing.F) {
 // through the ordinary descriptor alone (where direct I/O is refused), and
 // checks both give the same file.
 func TestFileWriterPaths(t *testing.T) {
-	data := randomBytes(2*bufSize+777, 10)
+	data := randomBytes(6*bufSize+777, 10)
 	for _, direct := range []bool{true, false} {
 		f, err := os.CreateTemp(t.TempDir(), "w-*")
 		if err != nil {
@@ -253,6 +253,27 @@ func TestFileWriterPaths(t *testing.T) {
 		if err != nil || !bytes.Equal(got, data) || FileCID(h.Sum).String() != wantCID(data) {
 			t.Errorf("direct=%v: file differs or wrong CID (err %v)", direct, err)
 		}
+	}
+}
+
+// failingWriter fails every write at or past an offset.
+type failingWriter struct {
+	at  int64
+	err error
+}
+
+func (w failingWriter) WriteAt(p []byte, off int64) (int, error) {
+	if off+int64(len(p)) > w.at {
+		return 0, w.err
+	}
+	return len(p), nil
+}
+
+func TestPipelineWriteError(t *testing.T) {
+	boom := errors.New("disk full")
+	_, err := pipeline(t.Context(), bytes.NewReader(randomBytes(5*bufSize, 15)), failingWriter{at: 2 * bufSize, err: boom})
+	if !errors.Is(err, boom) {
+		t.Fatalf("pipeline = %v, want the write error", err)
 	}
 }
 
