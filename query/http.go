@@ -137,8 +137,9 @@ func AggregateHandler(answerer func() *Answerer) http.Handler {
 }
 
 // SignalsHandler serves GET /api/v1/ae/signals with the parameters of
-// `cohortnet ae signals`: source, window, seed, drug, event, min_count,
-// quarter; JSON (or CSV by Accept) out, computed over the local datasets.
+// `cohortnet ae signals`: source, window, seed (accepted and ignored), drug,
+// event, min_count, quarter; JSON (or CSV by Accept) out, computed over the
+// local datasets.
 func SignalsHandler(engine func() *Engine) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
