@@ -2,11 +2,15 @@ package deid
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,4 +100,45 @@ func BenchmarkSearch1M(b *testing.B) {
 	b.ReportMetric(float64(res.Evaluated), "nodes-evaluated")
 	b.ReportMetric(float64(res.NodesTotal), "nodes")
 	b.Logf("levels %v, k %d, suppressed %d, loss %.4f", res.Levels, res.KAchieved, res.Suppressed, res.Loss)
+}
+
+// BenchmarkRunExport de-identifies the export in COHORTNET_DEID_EXPORT (for
+// example `cohortnet synth --patients 300000` output) in expert mode, to
+// profile at scale without generating the input every time; skipped when
+// the variable is unset. It reports rows/s and the peak RSS of the process.
+func BenchmarkRunExport(b *testing.B) {
+	dir := os.Getenv("COHORTNET_DEID_EXPORT")
+	if dir == "" {
+		b.Skip("COHORTNET_DEID_EXPORT is not set")
+	}
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(1 << 30))
+	var rows int64
+	for i := 0; b.Loop(); i++ {
+		exp, err := source.Open(dir, source.FormatAuto)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var log *slog.Logger
+		if testing.Verbose() {
+			log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		}
+		rep, err := Run(b.Context(), exp, filepath.Join(b.TempDir(), "out"+strconv.Itoa(i)), Config{Key: testKey, Logger: log})
+		exp.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows = 0
+		for _, t := range rep.Tables {
+			rows += t.RowsIn
+		}
+	}
+	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	if st, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, l := range strings.Split(string(st), "\n") {
+			if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+				kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+				b.ReportMetric(kb/1024, "peak-RSS-MiB")
+			}
+		}
+	}
 }

@@ -36,12 +36,13 @@ type Problem struct {
 	MaxSuppression float64 // share of records, 0..1
 	L              int     // distinct l-diversity of the sensitive value when > 1
 
-	dims   []dim
-	index  map[string]int32 // tuple key -> tuple number
-	tuples []int32          // len(dims)+1 ids per tuple (last: sensitive)
-	counts []int64
-	n      int64
-	sens   map[string]int32
+	dims    []dim
+	index   slots   // tuple hash -> tuple number (see tupleHash)
+	tuples  []int32 // len(dims)+1 ids per tuple (last: sensitive)
+	counts  []int64
+	n       int64
+	sens    map[string]int32
+	scratch []int32
 }
 
 type dim struct {
@@ -61,10 +62,11 @@ func (p *Problem) Add(values []*string, sensitive string) int32 {
 		for i := range p.dims {
 			p.dims[i] = dim{values: map[string]int32{}, labels: []string{""}}
 		}
-		p.index = map[string]int32{}
 		p.sens = map[string]int32{}
+		p.scratch = make([]int32, len(p.dims)+1)
 	}
-	ids := make([]int32, len(p.dims)+1)
+	ids := p.scratch
+	clear(ids)
 	for i, v := range values {
 		if v == nil {
 			continue
@@ -86,20 +88,53 @@ func (p *Problem) Add(values []*string, sensitive string) int32 {
 		}
 		ids[len(ids)-1] = id
 	}
-	key := make([]byte, 0, 4*len(ids))
-	for _, id := range ids {
-		key = append(key, byte(id), byte(id>>8), byte(id>>16), byte(id>>24))
-	}
-	t, ok := p.index[string(key)]
+	h := tupleHash(ids)
+	t, ok := p.findTuple(h, ids)
 	if !ok {
 		t = int32(len(p.counts))
-		p.index[string(key)] = t
+		p.index.insert(h, t)
 		p.tuples = append(p.tuples, ids...)
 		p.counts = append(p.counts, 0)
 	}
 	p.counts[t]++
 	p.n++
 	return t
+}
+
+// tupleHash mixes a tuple's ids into a non-zero 64-bit hash.
+func tupleHash(ids []int32) uint64 {
+	h := uint64(len(ids))
+	for _, id := range ids {
+		h ^= uint64(uint32(id))
+		h *= 0xff51afd7ed558ccd
+		h ^= h >> 33
+	}
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	if h == 0 {
+		h = 1
+	}
+	return h
+}
+
+// findTuple returns the number of the tuple ids with hash h, if present.
+func (p *Problem) findTuple(h uint64, ids []int32) (int32, bool) {
+	if len(p.index.hashes) == 0 {
+		return 0, false
+	}
+	mask := uint64(len(p.index.hashes) - 1)
+	stride := len(ids)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch p.index.hashes[i] {
+		case 0:
+			return 0, false
+		case h:
+			t := p.index.vals[i]
+			if slices.Equal(p.tuples[int(t)*stride:int(t+1)*stride], ids) {
+				return t, true
+			}
+		}
+	}
 }
 
 // prepare maps every value to its label at every level.

@@ -267,6 +267,10 @@ func TestLeakSynth(t *testing.T) {
 				if rep.Tables[source.Note] == nil || rep.Tables[source.Note].RowsOut == 0 {
 					t.Fatal("no notes written")
 				}
+				// the identifiers spilled for scrubbing notes leave no file
+				if left, _ := os.ReadDir(filepath.Dir(out)); len(left) != 1 {
+					t.Errorf("beside the dataset: %v, want only the dataset", left)
+				}
 				p := collectIdentifiers(t, exp, mode)
 				for _, n := range plantedInNotes(t, dir, mode) {
 					if len(n) >= 4 {

@@ -22,59 +22,27 @@ const (
 )
 
 // person is what de-identification keeps about one person between the
-// person table and the others: a few strings (interned) and numbers.
+// person table and the others: 88 bytes of numbers, no pointers, so a
+// million persons are one object for the garbage collector.
 type person struct {
+	// ident locates the identifiers for scrubbing the person's notes in
+	// run.idents (see [identFile.add]); zero when the export has no notes.
+	ident    uint64
 	id       [pseudonymBytes]byte // person_id (pseudonym or surrogate), before base32
-	shift    int32
-	birth    int32
-	death    int32
-	first    int32 // first record (intervals)
-	yob      int32 // published year of birth (top-coded)
+	status   uint8
 	hasBirth bool
 	hasDeath bool
 	hasFirst bool
 	topCoded bool
-	status   uint8
-	tuple    int32 // k-anonymity tuple
+	shift    int32
+	birth    int32
+	death    int32
+	first    int32  // first record (intervals)
+	yob      int32  // published year of birth (top-coded)
+	tuple    int32  // k-anonymity tuple
+	check    uint32 // second hash of the source id (see personIndex)
 	// categorical values as codes into run.cats (4 bytes instead of 16)
 	gender, race, eth, zip3, zip5, state, city uint32
-	// ident locates the identifiers for scrubbing the person's notes, packed
-	// (see packIdentity) in run.arena; zero when the export has no notes.
-	ident arenaRef
-}
-
-// arenaRef is a string kept in an [arena].
-type arenaRef struct{ chunk, off, n uint32 }
-
-// arena keeps many small strings in large pointer-free chunks, so a million
-// persons' identifiers are a few hundred objects for the garbage collector
-// instead of a million.
-type arena struct{ chunks [][]byte }
-
-const arenaChunk = 1 << 20
-
-func (a *arena) add(s string) arenaRef {
-	if len(s) == 0 {
-		return arenaRef{}
-	}
-	if len(s) > arenaChunk {
-		a.chunks = append(a.chunks, []byte(s))
-		return arenaRef{uint32(len(a.chunks) - 1), 0, uint32(len(s))}
-	}
-	if len(a.chunks) == 0 || len(a.chunks[len(a.chunks)-1])+len(s) > arenaChunk {
-		a.chunks = append(a.chunks, make([]byte, 0, arenaChunk))
-	}
-	i := len(a.chunks) - 1
-	off := len(a.chunks[i])
-	a.chunks[i] = append(a.chunks[i], s...)
-	return arenaRef{uint32(i), uint32(off), uint32(len(s))}
-}
-
-func (a *arena) get(r arenaRef) string {
-	if r.n == 0 {
-		return ""
-	}
-	return string(a.chunks[r.chunk][r.off : r.off+r.n])
 }
 
 // catalog numbers the distinct categorical values (gender, race, ZIP3...),
@@ -213,11 +181,11 @@ func (r *run) readPersons(ctx context.Context) error {
 			if sid == "" {
 				return fmt.Errorf("read person: row %d: empty source_person_id", r.tables[source.Person].RowsIn)
 			}
-			if _, dup := r.index[sid]; dup {
+			h, check := r.index.key(sid)
+			if _, dup := r.index.find(h, check, r.persons); dup {
 				return fmt.Errorf("read person: row %d: source_person_id listed twice", r.tables[source.Person].RowsIn)
 			}
-			sid = string([]byte(sid))
-			p := person{
+			p := person{check: check,
 				gender: in.code(sv(gender, i)), race: in.code(sv(race, i)), eth: in.code(sv(eth, i)),
 				state: in.code(sv(state, i)), zip3: in.code(ToZip3(sv(zip, i))),
 			}
@@ -246,9 +214,11 @@ func (r *run) readPersons(ctx context.Context) error {
 				}
 			}
 			if withIdent {
-				p.ident = r.arena.add(packIdentity(func(col string) string { return sv(get(col), i) }))
+				if p.ident, err = r.idents.add(packIdentity(func(col string) string { return sv(get(col), i) })); err != nil {
+					return fmt.Errorf("read person: row %d: %w", r.tables[source.Person].RowsIn, err)
+				}
 			}
-			r.index[sid] = int32(len(r.persons))
+			r.index.insert(h, int32(len(r.persons)))
 			r.persons = append(r.persons, p)
 			if r.pol.Mode == SafeHarbor && p.status == kept {
 				id, err := r.personIDs.get(sid)
@@ -267,6 +237,9 @@ func (r *run) readPersons(ctx context.Context) error {
 	}
 	if err := rd.Err(); err != nil {
 		return fmt.Errorf("read person: %w", err)
+	}
+	if withIdent {
+		return r.idents.done()
 	}
 	return nil
 }
@@ -320,19 +293,23 @@ func packIdentity(get func(col string) string) string {
 	return b.String()
 }
 
-// identity unpacks p's identifiers; nil when there are none.
-func (r *run) identity(p *person) *scrub.Identity {
-	packed := r.arena.get(p.ident)
-	if packed == "" {
-		return nil
+// identity reads p's identifiers back, using buf as scratch space (it returns
+// buf, perhaps grown); nil when there are none.
+func (r *run) identity(p *person, buf []byte) (*scrub.Identity, []byte, error) {
+	if r.idents == nil || p.ident == 0 {
+		return nil, buf, nil
 	}
-	f := strings.Split(packed, "\x1f")
+	buf, err := r.idents.get(p.ident, buf)
+	if err != nil {
+		return nil, buf, err
+	}
+	f := strings.Split(string(buf), "\x1f")
 	return identityOf(func(col string) string {
 		if i := slices.Index(identityColumns, col); i >= 0 && i < len(f) {
 			return f[i]
 		}
 		return ""
-	}, p.birth, p.hasBirth)
+	}, p.birth, p.hasBirth), buf, nil
 }
 
 // identityOf collects a person's identifiers for scrubbing their notes.

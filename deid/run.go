@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -70,15 +73,15 @@ type run struct {
 	keyed      *keyed
 	refDays    int32
 	optOut     map[string]bool
-	index      map[string]int32
+	index      *personIndex
 	persons    []person
 	personIDs  *surrogates
 	visitIDs   *surrogates
 	hasNotes   bool
 	customHier map[string]bool
 	cats       catalog
-	arena      arena    // packed identities (read-only once persons are read)
-	scrubbed   []string // the current batch's scrubbed text (see scrubBatch)
+	idents     *identFile // identifiers for scrubbing notes (nil without notes)
+	scrubbed   []string   // the current batch's scrubbed text (see scrubBatch)
 	kres       *Result
 	qis        []string
 	report     *Report
@@ -114,7 +117,7 @@ func Run(ctx context.Context, exp source.Export, out string, cfg Config) (*Repor
 	r := &run{
 		cfg: cfg, pol: pol, exp: exp, keyed: newKeyed(cfg.Key),
 		refDays: daysOf(int32(ref.Year()), int32(ref.Month()), int32(ref.Day())),
-		optOut:  map[string]bool{}, index: map[string]int32{}, customHier: map[string]bool{},
+		optOut:  map[string]bool{}, index: newPersonIndex(), customHier: map[string]bool{},
 		tables: map[string]*TableReport{}, log: cfg.Logger,
 	}
 	if r.log == nil {
@@ -162,32 +165,45 @@ func Run(ctx context.Context, exp source.Export, out string, cfg Config) (*Repor
 	}
 	defer ds.cleanup()
 	tmp := ds.tmp
+	if r.hasNotes {
+		if r.idents, err = newIdentFile(filepath.Dir(out)); err != nil {
+			return nil, err
+		}
+		defer r.idents.close()
+	}
 
 	r.tables[source.Person] = &TableReport{Columns: map[string]Transform{}}
+	start := time.Now()
 	if err := r.readPersons(ctx); err != nil {
 		return nil, err
 	}
-	r.log.Info("deid: persons read", "persons", len(r.persons), "opted_out", r.report.Suppressed.OptOut)
+	r.log.Info("deid: persons read", "persons", len(r.persons), "opted_out", r.report.Suppressed.OptOut, "seconds", since(start))
 	if pol.Intervals {
 		if err := r.firstRecords(ctx); err != nil {
 			return nil, err
 		}
 	}
 	if pol.kEnabled() {
+		start := time.Now()
 		if err := r.anonymize(); err != nil {
 			return nil, err
 		}
+		r.log.Info("deid: k-anonymity searched", "seconds", since(start))
 	}
+	start = time.Now()
 	if err := r.writePersons(ctx, tmp); err != nil {
 		return nil, err
 	}
+	r.log.Info("deid: table written", "table", source.Person, "rows", r.tables[source.Person].RowsOut, "seconds", since(start))
 	for _, t := range exp.Tables() {
 		if t == source.Person || source.Schema(t) == nil {
 			continue
 		}
+		start := time.Now()
 		if err := r.writeTable(ctx, tmp, t); err != nil {
 			return nil, err
 		}
+		r.log.Info("deid: table written", "table", t, "rows", r.tables[t].RowsOut, "seconds", since(start))
 	}
 	if u := exp.Unmapped(); len(u) > 0 {
 		r.report.Source.Unmapped = u
@@ -262,7 +278,7 @@ func (r *run) firstRecords(ctx context.Context) error {
 					if !ok {
 						continue
 					}
-					pi, ok := r.index[sv(ids, i)]
+					pi, ok := r.index.lookup(sv(ids, i), r.persons)
 					if !ok {
 						continue
 					}
@@ -364,6 +380,11 @@ func (r *run) anonymize() error {
 	r.report.Risk = &risk
 	r.log.Info("deid: k-anonymity", "k", res.KAchieved, "suppressed", res.Suppressed, "evaluated", res.Evaluated, "nodes", res.NodesTotal)
 	return nil
+}
+
+// since is the time since start in seconds, rounded for a log line.
+func since(start time.Time) float64 {
+	return math.Round(time.Since(start).Seconds()*1000) / 1000
 }
 
 func round6(f float64) float64 {

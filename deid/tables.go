@@ -2,6 +2,7 @@ package deid
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/cohortnet/cohortnet/deid/scrub"
 	"github.com/cohortnet/cohortnet/deid/source"
 )
 
@@ -68,10 +70,12 @@ func (r *run) writeTable(ctx context.Context, root, table string) error {
 			cn, _ = c.str(nameCol)
 		}
 		n := int(rec.NumRows())
-		r.scrubbed = r.scrubBatch(spec, srcCols, pids, n)
+		if r.scrubbed, err = r.scrubBatch(spec, srcCols, pids, n); err != nil {
+			return fmt.Errorf("%s: %w", table, err)
+		}
 		for i := 0; i < n; i++ {
 			tr.RowsIn++
-			pi, found := r.index[sv(pids, i)]
+			pi, found := r.index.lookup(sv(pids, i), r.persons)
 			if !found {
 				tr.Orphans++
 				continue
@@ -149,7 +153,11 @@ func (r *run) cell(b array.Builder, col outColumn, a arrow.Array, i int, p *pers
 			appendStr(b, r.scrubbed[i], false)
 			return nil
 		}
-		res := r.scrubber.Scrub(s.Value(i), r.identity(p))
+		id, _, err := r.identity(p, nil)
+		if err != nil {
+			return err
+		}
+		res := r.scrubber.Scrub(s.Value(i), id)
 		appendStr(b, res.Text, false)
 		return nil
 	}
@@ -181,34 +189,42 @@ func (r *run) cell(b array.Builder, col outColumn, a arrow.Array, i int, p *pers
 // scrubBatch scrubs the free-text column of a batch on every core, in
 // order, for the rows whose person is released; nil when the table has no
 // text to scrub.
-func (r *run) scrubBatch(spec []outColumn, srcCols []arrow.Array, pids *array.String, n int) []string {
+func (r *run) scrubBatch(spec []outColumn, srcCols []arrow.Array, pids *array.String, n int) ([]string, error) {
 	ci := slices.IndexFunc(spec, func(c outColumn) bool { return c.tr == Scrub })
 	if ci < 0 || r.scrubber == nil {
-		return nil
+		return nil, nil
 	}
 	texts, ok := srcCols[ci].(*array.String)
 	if !ok {
-		return nil // cell reports the type error
+		return nil, nil // cell reports the type error
 	}
 	out := make([]string, n)
 	workers := min(runtime.GOMAXPROCS(0), max(1, n/8))
+	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var buf []byte
 			for i := w; i < n; i += workers {
 				if texts.IsNull(i) {
 					continue
 				}
-				pi, found := r.index[sv(pids, i)]
+				pi, found := r.index.lookup(sv(pids, i), r.persons)
 				if !found || r.persons[pi].status != kept {
 					continue
 				}
-				out[i] = r.scrubber.Scrub(texts.Value(i), r.identity(&r.persons[pi])).Text
+				var id *scrub.Identity
+				var err error
+				if id, buf, err = r.identity(&r.persons[pi], buf); err != nil {
+					errs[w] = err
+					return
+				}
+				out[i] = r.scrubber.Scrub(texts.Value(i), id).Text
 			}
 		}()
 	}
 	wg.Wait()
-	return out
+	return out, errors.Join(errs...)
 }
