@@ -152,7 +152,9 @@ func (n *Node) runFetch(ctx context.Context, j *Job, e cohort.Entry) error {
 	m := e.Manifest
 	var files []p2p.File
 	for _, f := range m.Files() {
-		pf := p2p.File{CID: f.CID, Size: f.Size, ChunkSize: f.ChunkSize}
+		// Naming the manifest lets a provider that holds the same file under
+		// another dataset count this fetch under the right one, or decline.
+		pf := p2p.File{CID: f.CID, Size: f.Size, ChunkSize: f.ChunkSize, Manifest: e.CID}
 		for _, d := range f.Chunks {
 			var dg [32]byte
 			copy(dg[:], d)

@@ -368,7 +368,7 @@ func (f *fetch) worker(p *provider) {
 			}
 			inflight = append(inflight, j)
 			d := j.f.desc
-			scratch = chunkRequest{File: d.CID, Index: uint64(j.i), Size: uint64(d.ChunkSize)}.append(scratch[:0])
+			scratch = chunkRequest{File: d.CID, Index: uint64(j.i), Size: uint64(d.ChunkSize), Manifest: d.Manifest}.append(scratch[:0])
 			_ = st.SetDeadline(time.Now().Add(f.cfg.RequestTimeout))
 			if _, err := st.Write(scratch); err != nil {
 				if !fail(fmt.Errorf("send request: %w", err)) {

@@ -8,8 +8,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -304,7 +306,7 @@ func rawRequest(t *testing.T, h *Host, p peer.ID, f File, index int) ([]byte, er
 	}
 	defer st.Close()
 	_ = st.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := st.Write(chunkRequest{File: f.CID, Index: uint64(index), Size: uint64(f.ChunkSize)}.append(nil)); err != nil {
+	if _, err := st.Write(chunkRequest{File: f.CID, Index: uint64(index), Size: uint64(f.ChunkSize), Manifest: f.Manifest}.append(nil)); err != nil {
 		return nil, err
 	}
 	fe := &fetch{cfg: FetchConfig{RequestTimeout: 5 * time.Second}}
@@ -322,6 +324,11 @@ func TestSessionsByManifest(t *testing.T) {
 	})
 	req := testHost(t, nil)
 	connect(t, req, prov)
+	// The requester names a manifest; a plain Authorizer cannot check that
+	// the files belong to it, so the server ignores the name.
+	for i := range files {
+		files[i].Manifest = testManifestCID(t, "a manifest the server cannot vouch for")
+	}
 	if _, err := Fetch(t.Context(), req, &DirSink{Dir: t.TempDir()}, files, []peer.ID{prov.ID()}, FetchConfig{}); err != nil {
 		t.Fatal(err)
 	}
@@ -336,6 +343,107 @@ func TestSessionsByManifest(t *testing.T) {
 	}
 	if len(sessions) != 0 {
 		t.Fatalf("%d extra sessions: one per requester and manifest expected", len(sessions))
+	}
+}
+
+// vouchingPolicy is a [ManifestAuthorizer] as a node implements it: it
+// knows the manifests the node published or holds and their files, and
+// counts a request only under one of those that lists the file.
+type vouchingPolicy struct {
+	own   map[cid.Cid][]cid.Cid // manifest -> files
+	order []cid.Cid             // the node's manifests, in a set order
+}
+
+func (v vouchingPolicy) Authorize(context.Context, peer.ID, cid.Cid) error {
+	return errors.New("the server must ask AuthorizeManifest")
+}
+
+func (v vouchingPolicy) AuthorizeManifest(_ context.Context, _ peer.ID, file, manifest cid.Cid) (cid.Cid, error) {
+	if manifest.Defined() {
+		if slices.Contains(v.own[manifest], file) {
+			return manifest, nil
+		}
+		return cid.Undef, fmt.Errorf("%s is not served for %s: %w", file, manifest, ErrNotFound)
+	}
+	for _, m := range v.order {
+		if slices.Contains(v.own[m], file) {
+			return m, nil
+		}
+	}
+	return cid.Undef, fmt.Errorf("%s: %w", file, ErrNotFound)
+}
+
+// Two hospitals publish the same file (an identical policy.yaml) in their
+// datasets A and B. A researcher fetching A's dataset asks both; hospital B
+// holds the file only as part of B, so it must not serve it as part of A nor
+// record an access to A: it answers "not found" and the researcher gets the
+// file from A. Fetching B's dataset from B is counted under B, and a request
+// naming no manifest under B's own.
+func TestSessionsNameOnlyManifestsTheServerVouchesFor(t *testing.T) {
+	aDir, bDir := t.TempDir(), t.TempDir()
+	shared := storeFile(t, aDir, 300<<10)
+	data, err := os.ReadFile(filepath.Join(aDir, shared.CID.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bDir, shared.CID.String()), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	own := storeFile(t, bDir, 100<<10) // a file of B's dataset only
+	mA, mB := testManifestCID(t, "hospital-a/diabetes@1"), testManifestCID(t, "hospital-b/diabetes@1")
+
+	aSessions, bSessions := make(chan Session, 16), make(chan Session, 16)
+	provA, srvA := serve(t, DirSource{Dir: aDir}, func(c *ServerConfig) {
+		c.Authorize = vouchingPolicy{own: map[cid.Cid][]cid.Cid{mA: {shared.CID}}, order: []cid.Cid{mA}}
+		c.Accounting = AccountingFunc(func(s Session) { aSessions <- s })
+	})
+	provB, srvB := serve(t, DirSource{Dir: bDir}, func(c *ServerConfig) {
+		c.Authorize = vouchingPolicy{own: map[cid.Cid][]cid.Cid{mB: {shared.CID, own.CID}}, order: []cid.Cid{mB}}
+		c.Accounting = AccountingFunc(func(s Session) { bSessions <- s })
+	})
+	req := testHost(t, nil)
+	connect(t, req, provA)
+	connect(t, req, provB)
+
+	forA := shared
+	forA.Manifest = mA
+	res, err := Fetch(t.Context(), req, &DirSink{Dir: t.TempDir()}, []File{forA}, []peer.ID{provB.ID(), provA.ID()}, FetchConfig{})
+	if err != nil {
+		t.Fatalf("fetch for A: %v", err)
+	}
+	if got := res.Providers[provB.ID()]; got.Bytes != 0 {
+		t.Fatalf("B served %d bytes of a file requested for A's manifest", got.Bytes)
+	}
+	if data, err := rawRequest(t, req, provB.ID(), forA, 0); !errors.Is(err, ErrRefused) || len(data) != 0 {
+		t.Fatalf("B asked for the file as part of A: %d bytes, %v; want not found", len(data), err)
+	}
+	forB := []File{shared, own}
+	for i := range forB {
+		forB[i].Manifest = mB
+	}
+	if _, err := Fetch(t.Context(), req, &DirSink{Dir: t.TempDir()}, forB, []peer.ID{provB.ID()}, FetchConfig{}); err != nil {
+		t.Fatalf("fetch for B: %v", err)
+	}
+	if data, err := rawRequest(t, req, provB.ID(), own, 0); err != nil || len(data) != int(own.Size) {
+		t.Fatalf("request naming no manifest: %d bytes, %v", len(data), err)
+	}
+	srvA.Close()
+	srvB.Close()
+
+	collect := func(ch chan Session) map[cid.Cid]int64 {
+		bytes := map[cid.Cid]int64{}
+		for len(ch) > 0 {
+			s := <-ch
+			bytes[s.Key] += s.Bytes
+		}
+		return bytes
+	}
+	a, b := collect(aSessions), collect(bSessions)
+	if len(a) != 1 || a[mA] != shared.Size {
+		t.Errorf("A's sessions count %v: want %d bytes under A's manifest", a, shared.Size)
+	}
+	if len(b) != 1 || b[mB] != shared.Size+2*own.Size {
+		t.Errorf("B's sessions count %v: want %d bytes under B's manifest and nothing under A's", b, shared.Size+2*own.Size)
 	}
 }
 

@@ -38,6 +38,11 @@ type File struct {
 	// [cohort.VerifyChunk]). Each chunk is checked alone, and a file whose
 	// chunks all check hashes to its CID.
 	Digests [][32]byte
+	// Manifest is the dataset version (manifest CID) the file is fetched
+	// for, named in every request so that a provider holding the file
+	// under several manifests counts the access under this one; cid.Undef
+	// names none.
+	Manifest cid.Cid
 }
 
 // chunkHash returns a SHA-256 positioned at the start of chunk i, from the
@@ -93,6 +98,9 @@ func (f *File) Check() error {
 	if f.Size < 0 {
 		return fmt.Errorf("p2p: file %s: negative size", f.CID)
 	}
+	if f.Manifest.Defined() && f.Manifest.Type() != cid.DagCBOR {
+		return fmt.Errorf("p2p: file %s: manifest %s is not a dag-cbor CID", f.CID, f.Manifest)
+	}
 	if want := (f.Size + f.ChunkSize - 1) / f.ChunkSize; int64(len(f.Digests)) != want {
 		return fmt.Errorf("p2p: file %s: %d chunk digests for %d chunks", f.CID, len(f.Digests), want)
 	}
@@ -101,7 +109,7 @@ func (f *File) Check() error {
 		last = f.Digests[n-1]
 	}
 	if err := matchCID(f.CID, last[:]); err != nil {
-		return fmt.Errorf("p2p: file %s: the chunk digests do not end in the CID: %w", f.CID, err)
+		return fmt.Errorf("p2p: file: %w", err)
 	}
 	return nil
 }
@@ -386,7 +394,7 @@ func (d *DirSink) Abort(c cid.Cid) error {
 // ErrCIDMismatch means a file's chunk digests do not end in its CID's
 // digest: the manifest's digests and CID disagree, so chunks could verify and
 // the file still not be the one the CID names. Nothing of it is fetched.
-var ErrCIDMismatch = errors.New("content does not match its CID")
+var ErrCIDMismatch = errors.New("chunk digests do not end in the CID's digest")
 
 // matchCID checks a sha2-256 digest against a CID's multihash.
 func matchCID(c cid.Cid, sum []byte) error {

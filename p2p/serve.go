@@ -38,6 +38,27 @@ type Authorizer interface {
 	Authorize(ctx context.Context, p peer.ID, file cid.Cid) error
 }
 
+// ManifestAuthorizer is an [Authorizer] that is also told which dataset
+// version the requester fetches the file for: the manifest CID its request
+// names, or cid.Undef when it names none. When [ServerConfig.Authorize]
+// implements it, the server asks AuthorizeManifest instead of Authorize and
+// counts the request in the session of the key it returns, ignoring
+// [ServerConfig.SessionKey] (a key that is not a manifest, such as the file
+// CID, counts by file).
+//
+// The key should be a manifest this node published or holds that lists the
+// file: the named one, or for a request naming none one of this node's own.
+// A request naming a manifest the node cannot vouch for (it does not list
+// the file, or the node neither published nor holds it) should be refused,
+// with an error wrapping [ErrNotFound] to tell the requester to ask another
+// provider; so an access record never names a dataset version the serving
+// node did not serve, such as another member's dataset that happens to
+// share a file with its own.
+type ManifestAuthorizer interface {
+	Authorizer
+	AuthorizeManifest(ctx context.Context, p peer.ID, file, manifest cid.Cid) (key cid.Cid, err error)
+}
+
 // AuthorizerFunc adapts a function to [Authorizer].
 type AuthorizerFunc func(ctx context.Context, p peer.ID, file cid.Cid) error
 
@@ -90,7 +111,9 @@ type ServerConfig struct {
 	// Accounting receives ended sessions; nil drops them.
 	Accounting Accounting
 	// SessionKey maps a file to what sessions are counted by (its manifest
-	// CID). Nil counts by file. It should not block.
+	// CID). Nil counts by file. It should not block. It is not used when
+	// Authorize is a [ManifestAuthorizer], which knows the manifest the
+	// request names.
 	SessionKey func(file cid.Cid) cid.Cid
 	// IdleTimeout ends a session after this long without requests (default 60 s).
 	IdleTimeout time.Duration
@@ -199,11 +222,10 @@ func (s *ChunkServer) endSessions(cutoff time.Time) {
 	}
 }
 
-// count adds one request's outcome to its session.
-func (s *ChunkServer) count(p peer.ID, file cid.Cid, index uint64, bytes int, denied bool) {
-	key := file
-	if s.cfg.SessionKey != nil {
-		key = s.cfg.SessionKey(file)
+// count adds one request's outcome to the session of key.
+func (s *ChunkServer) count(p peer.ID, key, file cid.Cid, index uint64, bytes int, denied bool) {
+	if !key.Defined() {
+		key = file
 	}
 	now := time.Now()
 	s.mu.Lock()
@@ -276,9 +298,18 @@ func (s *ChunkServer) handle(st network.Stream) {
 			return
 		}
 		hdr = hdr[:0]
-		if err := s.cfg.authorize(ctx, p, req.File); err != nil {
+		key, err := s.cfg.authorize(ctx, p, req)
+		if errors.Is(err, ErrNotFound) {
+			s.log.Debug("p2p: chunk: not served for that manifest", "peer", p, "file", req.File, "manifest", req.Manifest, "err", err)
+			if _, err := st.Write(appendError(hdr, statusNotFound, "file not held here for that manifest")); err != nil {
+				_ = st.Reset()
+				return
+			}
+			continue
+		}
+		if err != nil {
 			s.log.Info("p2p: chunk: request refused", "peer", p, "file", req.File, "err", err)
-			s.count(p, req.File, req.Index, 0, true)
+			s.count(p, key, req.File, req.Index, 0, true)
 			_, _ = st.Write(appendError(hdr, statusDenied, "access denied"))
 			_ = st.Close()
 			return
@@ -326,7 +357,7 @@ func (s *ChunkServer) handle(st network.Stream) {
 			_ = st.Reset()
 			return
 		}
-		s.count(p, req.File, req.Index, n, false)
+		s.count(p, key, req.File, req.Index, n, false)
 	}
 }
 
@@ -352,9 +383,23 @@ func (s *ChunkServer) send(ctx context.Context, st network.Stream, file cid.Cid,
 	return nil
 }
 
-func (c *ServerConfig) authorize(ctx context.Context, p peer.ID, file cid.Cid) error {
+// authorize asks the access policy about req and returns the session key it
+// is counted under. Only a [ManifestAuthorizer] can vouch that the file
+// belongs to the manifest a request names; otherwise the name is ignored.
+func (c *ServerConfig) authorize(ctx context.Context, p peer.ID, req chunkRequest) (cid.Cid, error) {
 	if c.Authorize == nil {
-		return errors.New("no access policy installed")
+		return req.File, errors.New("no access policy installed")
 	}
-	return c.Authorize.Authorize(ctx, p, file)
+	if ma, ok := c.Authorize.(ManifestAuthorizer); ok {
+		key, err := ma.AuthorizeManifest(ctx, p, req.File, req.Manifest)
+		if err != nil {
+			return req.File, err
+		}
+		return key, nil
+	}
+	key := req.File
+	if c.SessionKey != nil {
+		key = c.SessionKey(req.File)
+	}
+	return key, c.Authorize.Authorize(ctx, p, req.File)
 }

@@ -14,9 +14,15 @@ import (
 // request/response pairs, one at a time.
 //
 // Request:  uvarint len(cid) | cid bytes | uvarint chunk index | uvarint chunk size
+// | uvarint len(manifest) | manifest CID bytes (dag-cbor; length 0 when the
+// request names no manifest)
 // Response: status byte, then for [statusOK] uvarint length | that many bytes
 // of the chunk, else uvarint length | a short reason in UTF-8.
-const ChunkProtocol = "/cohortnet/chunk/1.0.0"
+//
+// Version 2 added the manifest: the dataset version the requester fetches the
+// file for, so that a server holding the same file under several manifests
+// counts the request under the right one.
+const ChunkProtocol = "/cohortnet/chunk/2.0.0"
 
 // Size caps of the chunk protocol.
 const (
@@ -53,11 +59,13 @@ func (s status) String() string {
 	return fmt.Sprintf("status %d", byte(s))
 }
 
-// chunkRequest asks for chunk Index of File cut into chunks of Size bytes.
+// chunkRequest asks for chunk Index of File cut into chunks of Size bytes,
+// fetched for the dataset version Manifest (cid.Undef: none named).
 type chunkRequest struct {
-	File  cid.Cid
-	Index uint64
-	Size  uint64
+	File     cid.Cid
+	Index    uint64
+	Size     uint64
+	Manifest cid.Cid
 }
 
 func (r chunkRequest) append(b []byte) []byte {
@@ -65,7 +73,13 @@ func (r chunkRequest) append(b []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(c)))
 	b = append(b, c...)
 	b = binary.AppendUvarint(b, r.Index)
-	return binary.AppendUvarint(b, r.Size)
+	b = binary.AppendUvarint(b, r.Size)
+	if !r.Manifest.Defined() {
+		return binary.AppendUvarint(b, 0)
+	}
+	m := r.Manifest.Bytes()
+	b = binary.AppendUvarint(b, uint64(len(m)))
+	return append(b, m...)
 }
 
 var errMalformed = errors.New("malformed message")
@@ -102,7 +116,28 @@ func readRequest(r *bufio.Reader) (chunkRequest, error) {
 	if size == 0 || size > MaxChunkSize {
 		return chunkRequest{}, fmt.Errorf("read request: chunk size %d: %w", size, errMalformed)
 	}
-	return chunkRequest{File: c, Index: idx, Size: size}, nil
+	req := chunkRequest{File: c, Index: idx, Size: size}
+	n, err = binary.ReadUvarint(r)
+	if err != nil {
+		return chunkRequest{}, fmt.Errorf("read request: manifest length: %w", noEOF(err))
+	}
+	if n == 0 {
+		return req, nil
+	}
+	if n > maxCIDLen {
+		return chunkRequest{}, fmt.Errorf("read request: manifest length %d: %w", n, errMalformed)
+	}
+	buf = make([]byte, n)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return chunkRequest{}, fmt.Errorf("read request: manifest: %w", noEOF(err))
+	}
+	if req.Manifest, err = cid.Cast(buf); err != nil {
+		return chunkRequest{}, fmt.Errorf("read request: manifest: %w: %v", errMalformed, err)
+	}
+	if req.Manifest.Type() != cid.DagCBOR {
+		return chunkRequest{}, fmt.Errorf("read request: manifest %s is not dag-cbor: %w", req.Manifest, errMalformed)
+	}
+	return req, nil
 }
 
 // responseHeader is a response up to its payload.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 
 	"github.com/ipfs/go-cid"
@@ -29,6 +30,7 @@ func TestRequestRoundTrip(t *testing.T) {
 		{"first chunk", chunkRequest{File: c, Index: 0, Size: DefaultChunkSize}},
 		{"far chunk", chunkRequest{File: c, Index: 1 << 40, Size: 1}},
 		{"largest chunk", chunkRequest{File: c, Index: 7, Size: MaxChunkSize}},
+		{"for a manifest", chunkRequest{File: c, Index: 2, Size: DefaultChunkSize, Manifest: testManifestCID(t, "m")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := readRequest(bufio.NewReader(bytes.NewReader(tc.req.append(nil))))
@@ -42,9 +44,22 @@ func TestRequestRoundTrip(t *testing.T) {
 	}
 }
 
+// testManifestCID is a dag-cbor CID, as manifests have.
+func testManifestCID(t testing.TB, data string) cid.Cid {
+	t.Helper()
+	mh, err := multihash.Sum([]byte(data), multihash.SHA2_256, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cid.NewCidV1(cid.DagCBOR, mh)
+}
+
 func TestRequestRejects(t *testing.T) {
 	c := testCID(t, "file")
 	good := chunkRequest{File: c, Index: 3, Size: 1024}.append(nil)
+	withManifest := chunkRequest{File: c, Index: 3, Size: 1024, Manifest: testManifestCID(t, "m")}.append(nil)
+	// A raw (file) CID where the manifest goes.
+	rawManifest := slices.Concat(good[:len(good)-1], []byte{byte(len(c.Bytes()))}, c.Bytes())
 	for _, tc := range []struct {
 		name string
 		in   []byte
@@ -52,7 +67,11 @@ func TestRequestRejects(t *testing.T) {
 	}{
 		{"empty stream", nil, io.EOF},
 		{"truncated cid", good[:5], io.ErrUnexpectedEOF},
-		{"truncated size", good[:len(good)-1], io.ErrUnexpectedEOF},
+		{"truncated size", good[:len(good)-2], io.ErrUnexpectedEOF},
+		{"no manifest length", good[:len(good)-1], io.ErrUnexpectedEOF},
+		{"truncated manifest", withManifest[:len(withManifest)-3], io.ErrUnexpectedEOF},
+		{"manifest not dag-cbor", rawManifest, errMalformed},
+		{"huge manifest length", slices.Concat(good[:len(good)-1], []byte{0xff, 0x01}), errMalformed},
 		{"zero size", chunkRequest{File: c, Size: 0}.append(nil), errMalformed},
 		{"oversized chunk", chunkRequest{File: c, Size: MaxChunkSize + 1}.append(nil), errMalformed},
 		{"huge cid length", []byte{0xff, 0xff, 0x03}, errMalformed},
@@ -99,6 +118,7 @@ func FuzzReadRequest(f *testing.F) {
 	c := testCID(f, "seed")
 	f.Add(chunkRequest{File: c, Index: 0, Size: DefaultChunkSize}.append(nil))
 	f.Add(chunkRequest{File: c, Index: 1 << 62, Size: MaxChunkSize}.append(nil))
+	f.Add(chunkRequest{File: c, Index: 5, Size: 64, Manifest: testManifestCID(f, "m")}.append(nil))
 	f.Add([]byte{})
 	f.Add([]byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01})
 	f.Fuzz(func(t *testing.T, in []byte) {
