@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -16,14 +18,18 @@ import (
 
 // AEAnswer is one institution's signed release of adverse-event counts
 // from the datasets it published: N, a + b per drug, a + c per event (for
-// reports), and a (with a + c for exposures) per pair seen. Every value from
-// 1 to MinCell − 1 is suppressed (nil); nothing else is. For exposures N is
-// the number of persons, and a pair's table total is (1 + [ControlWindows])
-// × (a + b) (see [Engine.Counts]).
+// reports), and a (with a + c for the exposure methods) per pair seen.
+// Every value from 1 to MinCell − 1 is suppressed (nil); nothing else is.
+// Method names how the counts were made, and so what a pair's table total
+// is: N (the persons) for reports and exposures, (1 + [ControlWindows]) ×
+// (a + b) for self-controlled (see [Engine.Counts]). Warnings are the
+// counts' warnings. The signature covers every field but itself.
 type AEAnswer struct {
 	Institution string            `json:"institution"`
 	Peer        string            `json:"peer"`
 	Config      SignalConfig      `json:"config"`
+	Method      string            `json:"method"`
+	Warnings    []string          `json:"warnings,omitempty"`
 	Datasets    []DatasetRef      `json:"datasets"`
 	MinCell     int64             `json:"min_cell"`
 	N           *int64            `json:"n"`
@@ -101,8 +107,8 @@ func (a *Answerer) AnswerAE(ctx context.Context, requester string, cfg SignalCon
 	if a.Now != nil {
 		now = a.Now
 	}
-	out := &AEAnswer{Institution: a.Institution, Peer: id.String(), Config: cfg, MinCell: min, N: keep(c.N),
-		Drugs: map[string]*int64{}, Events: map[string]*int64{}, Names: c.Names, Skipped: c.Skipped,
+	out := &AEAnswer{Institution: a.Institution, Peer: id.String(), Config: cfg, Method: c.Method, Warnings: c.Warnings,
+		MinCell: min, N: keep(c.N), Drugs: map[string]*int64{}, Events: map[string]*int64{}, Names: c.Names, Skipped: c.Skipped,
 		Created: now().UTC().Truncate(time.Second)}
 	ds, _ := a.Engine.selectDatasets(cfg)
 	for _, d := range ds {
@@ -114,8 +120,9 @@ func (a *Answerer) AnswerAE(ctx context.Context, requester string, cfg SignalCon
 	for k, v := range c.Event {
 		out.Events[k] = keep(v)
 	}
-	// Every pair with a ≥ 1, and, for exposures, pairs seen only among the
-	// unexposed (their a + c matters when pooling).
+	// Every pair with a ≥ 1, and, for the exposure methods, pairs seen
+	// only among the unexposed or in control windows (their a + c matters
+	// when pooling).
 	for _, p := range sortedPairs(c.cells) {
 		cl := c.cells[p]
 		out.Pairs = append(out.Pairs, AEPair{Pair: p, A: keep(cl.a), EventTotal: keep(cl.event)})
@@ -172,19 +179,52 @@ func sortedPairs(m map[Pair]pairCell) []Pair {
 	return ps
 }
 
+// ErrMixedMethods says adverse-event answers were counted by different
+// methods ([AEAnswer.Method]), whose tables cannot be added up: ask every
+// institution again with one source.
+var ErrMixedMethods = errors.New("query: answers counted by different methods are not pooled")
+
 // PooledSignals verifies answers and pools them per pair: each site's (a,
 // a + b, a + c, N), a suppressed value counting as zero, so a pooled a is a
-// lower bound when a site suppressed it (SitesSuppressed counts those).
-// Answers that do not verify are returned in rejected.
+// lower bound when a site suppressed it (SitesSuppressed counts those); N
+// follows each answer's Method. Answers that do not verify or name no
+// method are returned in rejected, with why. When the answers that verify
+// were counted by different methods, none is pooled: every one is rejected
+// with [ErrMixedMethods]. Signals carry the pooled answers' warnings.
 func PooledSignals(answers []*AEAnswer, minCount int64, drug, event string) (signals []Signal, rejected []string) {
 	var ok []*AEAnswer
+	methods := map[string][]string{} // method → institutions
 	for _, a := range answers {
 		if err := a.Verify(); err != nil {
 			rejected = append(rejected, a.Institution+": "+err.Error())
 			continue
 		}
+		if _, err := (SignalConfig{Source: a.Method}).Method(); err != nil || a.Method == "" {
+			rejected = append(rejected, fmt.Sprintf("%s: answer names no counting method (%q)", a.Institution, a.Method))
+			continue
+		}
 		ok = append(ok, a)
+		methods[a.Method] = append(methods[a.Method], a.Institution)
 	}
+	if len(methods) > 1 {
+		var by []string
+		for _, m := range sortedKeys(methods) {
+			by = append(by, m+" by "+strings.Join(methods[m], ", "))
+		}
+		for _, a := range ok {
+			rejected = append(rejected, fmt.Sprintf("%s: counted %s (%s): %v", a.Institution, a.Method, strings.Join(by, "; "), ErrMixedMethods))
+		}
+		return nil, rejected
+	}
+	var warnings []string
+	for _, a := range ok {
+		for _, w := range a.Warnings {
+			if !slices.Contains(warnings, w) {
+				warnings = append(warnings, w)
+			}
+		}
+	}
+	warning := strings.Join(warnings, "; ")
 	pairs := map[Pair]bool{}
 	names := map[string]string{}
 	index := make([]map[Pair]AEPair, len(ok))
@@ -214,12 +254,11 @@ func PooledSignals(answers []*AEAnswer, minCount int64, drug, event string) (sig
 		var rs []ae.Release
 		for i, a := range ok {
 			r := ae.Release{Site: a.Institution, N: a.N, Drug: released(a.Drugs, p.Drug)}
-			if a.Config.Source == SourceExposures {
-				// self-controlled: the drug's table has a risk window
-				// and ControlWindows control windows per exposed person
+			if a.Method == SourceSelfControlled {
+				// the table total is windows, derived from a + b
 				r.N = nil
 				if r.Drug != nil {
-					n := (1 + ControlWindows) * *r.Drug
+					n := tableN(a.Method, 0, *r.Drug)
 					r.N = &n
 				}
 			}
@@ -235,7 +274,7 @@ func PooledSignals(answers []*AEAnswer, minCount int64, drug, event string) (sig
 			continue
 		}
 		signals = append(signals, Signal{Pair: p, DrugName: names["drug:"+p.Drug], EventName: names["event:"+p.Event],
-			Stats: ae.Compute(pooled.Table()), LowerBound: pooled.LowerBound, SitesSuppressed: pooled.Suppressed})
+			Stats: ae.Compute(pooled.Table()), LowerBound: pooled.LowerBound, SitesSuppressed: pooled.Suppressed, Warning: warning})
 	}
 	sortSignals(signals)
 	return signals, rejected

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -280,5 +282,56 @@ func TestPooledAE(t *testing.T) {
 	forged.Institution = "hospital-x"
 	if _, rej := PooledSignals([]*AEAnswer{&forged}, 1, "", ""); len(rej) != 1 {
 		t.Errorf("forged answer accepted")
+	}
+}
+
+// TestPooledAEMethods: answers say under their signature which method
+// counted them; a pool of answers counted by different methods is refused
+// whole, and an answer whose method was changed after signing, or that
+// names none, is rejected.
+func TestPooledAEMethods(t *testing.T) {
+	nodes, _ := threeNodes(t, 150)
+	answer := func(i int, source string) *AEAnswer {
+		a, err := nodes[i].ans.AnswerAE(t.Context(), "agency", SignalConfig{Source: source, Window: 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	for _, source := range []string{"", SourceReports, SourceExposures, SourceSelfControlled} {
+		want := cmp.Or(source, SourceReports)
+		if a := answer(0, source); a.Method != want {
+			t.Errorf("source %q: answer says method %q, want %q", source, a.Method, want)
+		}
+	}
+	sc, ex := answer(0, SourceSelfControlled), answer(2, SourceExposures)
+	if sig, rej := PooledSignals([]*AEAnswer{sc, answer(2, SourceSelfControlled)}, 1, "", ""); len(rej) != 0 || len(sig) == 0 {
+		t.Fatalf("one method: %d signals, rejected %v", len(sig), rej)
+	}
+	sig, rej := PooledSignals([]*AEAnswer{sc, ex}, 1, "", "")
+	if len(sig) != 0 || len(rej) != 2 {
+		t.Fatalf("mixed methods: %d signals, rejected %v", len(sig), rej)
+	}
+	for _, r := range rej {
+		if !strings.Contains(r, ErrMixedMethods.Error()) || !strings.Contains(r, "self-controlled by "+sc.Institution) {
+			t.Errorf("rejection %q does not say the methods differ", r)
+		}
+	}
+	relabeled := *ex
+	relabeled.Method = SourceSelfControlled
+	if sig, rej := PooledSignals([]*AEAnswer{sc, &relabeled}, 1, "", ""); len(rej) != 1 || !strings.Contains(rej[0], "signature") || len(sig) == 0 {
+		t.Errorf("answer relabeled after signing: %d signals, rejected %v", len(sig), rej)
+	}
+	unnamed := *ex
+	unnamed.Method = ""
+	b, err := unnamed.signedBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unnamed.Signature, err = nodes[2].ans.Key.Sign(b); err != nil {
+		t.Fatal(err)
+	}
+	if _, rej := PooledSignals([]*AEAnswer{&unnamed}, 1, "", ""); len(rej) != 1 || !strings.Contains(rej[0], "no counting method") {
+		t.Errorf("answer without a method: rejected %v", rej)
 	}
 }

@@ -13,17 +13,29 @@
 // here moves data between nodes (the network carries [AggregateRequest] and
 // [AggregateAnswer] values, see [Answerer]).
 //
-// Adverse-event signals count either recorded reports (adverse_event rows,
-// one unit per person) or exposures. Exposures are self-controlled (see
-// [Engine.Counts]): each person's first exposure to a drug is their index
-// day, and the event's occurrence in the risk window (days 1 to W after it)
-// is compared with the same person's two control windows (days −2W+1 to −W
-// and W+1 to 2W); persons count only when their records begin by day −2W+1.
-// No index dates are drawn for unexposed persons: such dates would be
-// calendar days, and expert-mode datasets shift every person's dates by a
-// secret offset of their own, so only days within one person's record can
-// be compared. Limited, expert and safe-harbor-with-intervals datasets thus
-// give the same answer for the same records.
+// Adverse-event signals fill each drug–event pair's 2×2 table by one of
+// three methods ([SignalConfig.Source], see [Engine.Counts]):
+//   - reports: persons with a recorded adverse event (adverse_event rows:
+//     FHIR AdverseEvent, FAERS).
+//   - exposures: the cohort method of DESIGN.md. Exposed persons are
+//     indexed at their first exposure to the drug, every other person at an
+//     index day sampled from the exposed ones' (seeded, reproducible); a and
+//     b are the exposed with and without the event starting 1 to W days
+//     after the index, c and d the unexposed likewise; N is the persons.
+//   - self-controlled: each exposed person's risk window (days 1 to W after
+//     the first exposure) against their own control windows (days −2W+1 to
+//     −W and W+1 to 2W); persons count only when their records begin by day
+//     −2W+1; a and b are risk windows with and without the event, c and d
+//     control windows; N is three windows per exposed person.
+//
+// On expert-mode datasets (dates shifted per person) exposures overstates
+// disproportionality, because sampled calendar index days do not line up
+// with shifted timelines: use self-controlled there. Counts by exposures
+// over an expert-mode dataset carry a warning ([WarnExposuresExpert]);
+// self-controlled compares days within one person's record only, so it
+// gives the same answer on limited, expert and safe-harbor-with-intervals
+// datasets. Federated answers ([AEAnswer]) name their method under their
+// signature, and answers of different methods are not pooled.
 //
 // The statistics of adverse-event signals are in the pure-Go sub-package
 // query/ae, and the disclosure-control algorithms in query/sdc, so their

@@ -146,3 +146,59 @@ func countFiles(t testing.TB, root string) int {
 	filepath.WalkDir(root, func(string, fs.DirEntry, error) error { n++; return nil })
 	return n
 }
+
+// FuzzAEAnswer: an adverse-event answer as a peer sends it (JSON). Pooling
+// whatever decodes never panics and rejects what does not verify; an answer
+// that verifies is the signed one (so its method and counts cannot change
+// in transit); pooled with a self-controlled answer, an exposures one is
+// refused.
+func FuzzAEAnswer(f *testing.F) {
+	key, _, err := crypto.GenerateEd25519Key(bytes.NewReader(bytes.Repeat([]byte{9}, 64)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	pid, _ := peerIDOf(key)
+	v := func(x int64) *int64 { return &x }
+	sign := func(a *AEAnswer) *AEAnswer {
+		b, err := a.signedBytes()
+		if err != nil {
+			f.Fatal(err)
+		}
+		if a.Signature, err = key.Sign(b); err != nil {
+			f.Fatal(err)
+		}
+		return a
+	}
+	a := sign(&AEAnswer{Institution: "hospital-a", Peer: pid, Config: SignalConfig{Source: SourceSelfControlled, Window: 30},
+		Method: SourceSelfControlled, MinCell: 5, N: v(900), Drugs: map[string]*int64{"D1": v(40), "D2": nil},
+		Pairs: []AEPair{{Pair: Pair{"D1", "E1"}, A: v(12), EventTotal: v(15)}, {Pair: Pair{"D2", "E1"}, A: nil, EventTotal: v(6)}}})
+	ex := sign(&AEAnswer{Institution: "hospital-b", Peer: pid, Config: SignalConfig{Source: SourceExposures}, Method: SourceExposures,
+		Warnings: []string{"hospital-b/x: " + WarnExposuresExpert}, MinCell: 5, N: v(900), Drugs: map[string]*int64{"D1": v(40)},
+		Pairs: []AEPair{{Pair: Pair{"D1", "E1"}, A: v(12), EventTotal: v(30)}}})
+	orig, _ := json.Marshal(a)
+	f.Add(string(orig))
+	f.Add(strings.Replace(string(orig), `"method":"self-controlled"`, `"method":"exposures"`, 1))
+	f.Add(strings.Replace(string(orig), `"a":12`, `"a":13`, 1))
+	f.Add(strings.Replace(string(orig), `"n":900`, `"n":null`, 1))
+	f.Add(`{"method":"reports","pairs":[{"drug":"D","event":"E","a":null,"event_total":null}],"drugs":{"D":null}}`)
+	want, _ := a.signedBytes()
+	f.Fuzz(func(t *testing.T, s string) {
+		var got AEAnswer
+		if json.Unmarshal([]byte(s), &got) != nil {
+			return
+		}
+		sig, rejected := PooledSignals([]*AEAnswer{&got}, 1, "", "")
+		if got.Verify() != nil {
+			if len(rejected) != 1 || len(sig) != 0 {
+				t.Fatalf("an answer that does not verify pooled: %d signals, rejected %v", len(sig), rejected)
+			}
+			return
+		}
+		if b, _ := got.signedBytes(); !bytes.Equal(b, want) {
+			t.Fatalf("a different answer verifies: %s", s)
+		}
+		if sig, rejected := PooledSignals([]*AEAnswer{&got, ex}, 1, "", ""); len(sig) != 0 || len(rejected) != 2 {
+			t.Fatalf("self-controlled and exposures pooled: %d signals, rejected %v", len(sig), rejected)
+		}
+	})
+}

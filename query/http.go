@@ -137,9 +137,12 @@ func AggregateHandler(answerer func() *Answerer) http.Handler {
 }
 
 // SignalsHandler serves GET /api/v1/ae/signals with the parameters of
-// `cohortnet ae signals`: source, window, seed (accepted and ignored), drug,
-// event, min_count, quarter; JSON (or CSV by Accept) out, computed over the
-// local datasets.
+// `cohortnet ae signals`: source (reports, exposures or self-controlled),
+// window, seed (exposures), drug, event, min_count, quarter; JSON (or CSV by
+// Accept) out, computed over the local datasets. Datasets left out are
+// named in the Cohortnet-Skipped header; warnings (see
+// [WarnExposuresExpert]) in each signal's warning field and the
+// Cohortnet-Warning header.
 func SignalsHandler(engine func() *Engine) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
@@ -185,6 +188,9 @@ func SignalsHandler(engine func() *Engine) http.Handler {
 		w.Header().Set("Content-Type", contentTypes[format])
 		if len(c.Skipped) > 0 {
 			w.Header().Set("Cohortnet-Skipped", strings.Join(c.Skipped, "; "))
+		}
+		if len(c.Warnings) > 0 {
+			w.Header().Set("Cohortnet-Warning", strings.Join(c.Warnings, "; "))
 		}
 		WriteSignals(w, Signals(c, minCount, q.Get("drug"), q.Get("event")), format)
 	})

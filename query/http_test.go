@@ -90,4 +90,33 @@ func TestHTTPHandlers(t *testing.T) {
 			}
 		}
 	})
+	// The exposure methods by name; exposures over the expert-mode
+	// dataset (hospital-a) warns in every signal and a header.
+	for _, tc := range []struct {
+		source string
+		warns  bool
+		status int
+	}{{"exposures", true, 200}, {"self-controlled", false, 200}, {"exposure", false, 400}} {
+		t.Run("signals source="+tc.source, func(t *testing.T) {
+			resp, err := http.Get(srv.URL + "/api/v1/ae/signals?source=" + tc.source + "&min_count=3&drug=D1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tc.status)
+			}
+			if tc.status != 200 {
+				return
+			}
+			var sig []Signal
+			if err := json.NewDecoder(resp.Body).Decode(&sig); err != nil || len(sig) == 0 {
+				t.Fatalf("%v, %d signals", err, len(sig))
+			}
+			h := resp.Header.Get("Cohortnet-Warning")
+			if got := h != "" && strings.HasPrefix(h, ds[0].Name+": ") && sig[0].Warning == h; got != tc.warns {
+				t.Errorf("warning header %q, signal warning %q; want warned %v", h, sig[0].Warning, tc.warns)
+			}
+		})
+	}
 }

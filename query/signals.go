@@ -11,27 +11,42 @@ import (
 	"github.com/cohortnet/cohortnet/query/ae"
 )
 
-// Sources of adverse-event counts.
+// Sources of adverse-event counts: the method that fills each pair's 2×2
+// table. [SignalConfig.Source] names one; counts and federated answers say
+// which one they used, and counts of different methods are never pooled.
 const (
 	// SourceReports counts recorded adverse events: adverse_event rows with
 	// source = 'report' (FHIR AdverseEvent, FAERS), one unit per person.
 	SourceReports = "reports"
-	// SourceExposures counts events after first exposures against the same
-	// persons' control windows: drug_exposure and condition_occurrence (see
-	// [Engine.Counts]).
+	// SourceExposures is the cohort method DESIGN.md and issue 8 define,
+	// over drug_exposure and condition_occurrence: exposed persons indexed
+	// at their first exposure against unexposed persons indexed at days
+	// sampled from the exposed ones' (see [Engine.Counts]). Right on real
+	// dates; on expert-mode datasets it overstates disproportionality (see
+	// [WarnExposuresExpert]).
 	SourceExposures = "exposures"
+	// SourceSelfControlled compares each exposed person's risk window after
+	// their first exposure with their own control windows, over
+	// drug_exposure and condition_occurrence (see [Engine.Counts]). Only
+	// days within one person's record are compared, so per-person date
+	// shifts do not change it: the method for expert-mode datasets.
+	SourceSelfControlled = "self-controlled"
 )
+
+// Sources lists the sources [SignalConfig.Source] accepts.
+var Sources = []string{SourceReports, SourceExposures, SourceSelfControlled}
 
 // SignalConfig selects what [Engine.Counts] counts. The zero value counts
 // reports over every local dataset.
 type SignalConfig struct {
-	// Source is [SourceReports] (default) or [SourceExposures].
+	// Source is the counting method: [SourceReports] (also for ""),
+	// [SourceExposures] or [SourceSelfControlled].
 	Source string `json:"source,omitempty"`
 	// Window is the risk window in days after the index; 0 means 30.
 	Window int `json:"window,omitempty"`
-	// Seed is ignored: exposures are counted self-controlled, with no
-	// sampled index dates (see [Engine.Counts]). It stays so that requests
-	// from older clients decode.
+	// Seed seeds the sampling of the unexposed persons' index days
+	// ([SourceExposures]); 0 means 1. The same seed gives the same counts;
+	// the other sources draw nothing and ignore it.
 	Seed uint64 `json:"seed,omitempty"`
 	// Datasets restricts the counts to these dataset names; nil means all.
 	Datasets []string `json:"datasets,omitempty"`
@@ -88,6 +103,25 @@ func (c SignalConfig) window() int {
 	return 30
 }
 
+func (c SignalConfig) seed() uint64 {
+	if c.Seed != 0 {
+		return c.Seed
+	}
+	return 1
+}
+
+// Method returns the counting method c names: its Source, "" meaning
+// [SourceReports]; an error names a source that is none of [Sources].
+func (c SignalConfig) Method() (string, error) {
+	switch c.Source {
+	case "":
+		return SourceReports, nil
+	case SourceReports, SourceExposures, SourceSelfControlled:
+		return c.Source, nil
+	}
+	return "", fmt.Errorf("query: signals: unknown source %q (use %s)", c.Source, strings.Join(Sources, ", "))
+}
+
 // Pair names a drug–event pair by codes.
 type Pair struct {
 	Drug  string `json:"drug"`
@@ -100,12 +134,18 @@ type pairCell struct{ a, event int64 }
 // Counts are the adverse-event counts of one or more datasets, from which
 // every pair's 2×2 margins (a, a + b, a + c, N) follow.
 type Counts struct {
-	// N is the number of units (persons) counted.
+	// Method is the source the counts were made by: [SourceReports],
+	// [SourceExposures] or [SourceSelfControlled]. It fixes what a pair's
+	// N is (see [Counts.Margins]).
+	Method string
+	// N is the number of persons counted.
 	N int64
-	// Drug is a + b per drug: units with the drug (reports) or exposed.
+	// Drug is a + b per drug: persons with the drug (reports), exposed
+	// persons (exposures), or exposed persons counted, one risk window each
+	// (self-controlled).
 	Drug map[string]int64
 	// Event is a + c per event for reports, where it does not depend on the
-	// drug; empty for exposures.
+	// drug; empty for the exposure methods, which keep a + c per pair.
 	Event map[string]int64
 	// cells hold a and a + c of pairs seen in some unit.
 	cells map[Pair]pairCell
@@ -113,14 +153,13 @@ type Counts struct {
 	Names map[string]string
 	// Skipped lists datasets left out, with why.
 	Skipped []string
-	// SelfControlled is true for exposure counts: each drug's table counts
-	// its exposed persons' risk windows and their [ControlWindows] control
-	// windows, so a pair's N is (1 + ControlWindows) × (a + b), not N.
-	SelfControlled bool
+	// Warnings say why the counts may mislead, one line per dataset
+	// naming it (see [WarnExposuresExpert]).
+	Warnings []string
 }
 
-func newCounts() *Counts {
-	return &Counts{Drug: map[string]int64{}, Event: map[string]int64{}, cells: map[Pair]pairCell{}, Names: map[string]string{}}
+func newCounts(method string) *Counts {
+	return &Counts{Method: method, Drug: map[string]int64{}, Event: map[string]int64{}, cells: map[Pair]pairCell{}, Names: map[string]string{}}
 }
 
 // Margins returns the pair's released counts (a, a + b, a + c, N).
@@ -129,10 +168,17 @@ func (c *Counts) Margins(p Pair) (a, drug, event, n int64) {
 	if !ok {
 		cl = pairCell{0, c.Event[p.Event]}
 	}
-	if c.SelfControlled {
-		return cl.a, c.Drug[p.Drug], cl.event, (1 + ControlWindows) * c.Drug[p.Drug]
+	return cl.a, c.Drug[p.Drug], cl.event, tableN(c.Method, c.N, c.Drug[p.Drug])
+}
+
+// tableN is a pair's table total N under method, from the persons counted
+// (n) and the drug's a + b: the persons for reports and exposures, and
+// 1 + [ControlWindows] windows per exposed person for self-controlled.
+func tableN(method string, n, drug int64) int64 {
+	if method == SourceSelfControlled {
+		return (1 + ControlWindows) * drug
 	}
-	return cl.a, c.Drug[p.Drug], cl.event, c.N
+	return n
 }
 
 // Pairs returns the pairs with a ≥ 1, sorted.
@@ -149,11 +195,13 @@ func (c *Counts) Pairs() []Pair {
 	return ps
 }
 
-// Add adds another dataset's counts (units of different datasets are
-// different persons).
+// Add adds another dataset's counts, made by the same method (units of
+// different datasets are different persons).
 func (c *Counts) Add(o *Counts) {
+	if c.Method != o.Method {
+		panic("query: add " + o.Method + " counts to " + c.Method + " counts")
+	}
 	c.N += o.N
-	c.SelfControlled = c.SelfControlled || o.SelfControlled
 	for k, v := range o.Drug {
 		c.Drug[k] += v
 	}
@@ -179,6 +227,7 @@ func (c *Counts) Add(o *Counts) {
 		}
 	}
 	c.Skipped = append(c.Skipped, o.Skipped...)
+	c.Warnings = append(c.Warnings, o.Warnings...)
 }
 
 // Signal is one pair's statistics.
@@ -193,6 +242,9 @@ type Signal struct {
 	// SitesSuppressed is how many sites suppressed a.
 	LowerBound      bool `json:"lower_bound,omitempty"`
 	SitesSuppressed int  `json:"sites_suppressed,omitempty"`
+	// Warning, when set, says why the counts behind the signal may mislead
+	// (the counts' Warnings, or the pooled answers', joined by "; ").
+	Warning string `json:"warning,omitempty"`
 }
 
 // Signals computes the statistics of every pair in c with a ≥ minCount,
@@ -212,7 +264,8 @@ func Signals(c *Counts, minCount int64, drug, event string) []Signal {
 		if err != nil {
 			continue // cannot happen for counts made here
 		}
-		out = append(out, Signal{Pair: p, DrugName: c.Names["drug:"+p.Drug], EventName: c.Names["event:"+p.Event], Stats: ae.Compute(t)})
+		out = append(out, Signal{Pair: p, DrugName: c.Names["drug:"+p.Drug], EventName: c.Names["event:"+p.Event], Stats: ae.Compute(t),
+			Warning: strings.Join(c.Warnings, "; ")})
 	}
 	sortSignals(out)
 	return out
@@ -246,54 +299,64 @@ func (e *Engine) selectDatasets(cfg SignalConfig) ([]Dataset, error) {
 
 // Counts counts adverse events over the selected datasets, each separately,
 // and adds them up. Datasets that cannot be counted (no adverse_event
-// table; for exposures, no drug_exposure or condition_occurrence, or
-// safe-harbor years without day-level dates) are listed in Skipped.
+// table; for the exposure methods, no person, drug_exposure or
+// condition_occurrence table, or safe-harbor years without day-level dates)
+// are listed in Skipped.
 //
-// Exposures are counted self-controlled: every exposed person is their own
-// comparator, so only days within one person's record are compared and the
-// answer is the same whether dates are real (limited), shifted per person
-// (expert) or days since the first record (safe-harbor with intervals). For
-// each drug, a person's index is the day of their first exposure to it. The
-// person counts if they are in the person table and their first record of
-// any kind (visit, condition, drug, measurement, procedure, adverse event or
-// note) is on or before day −2·Window+1, so that the control window before
-// the exposure lies in observed time. Each such person contributes three
-// windows of Window days: the risk window, days 1 to Window after the index
-// (an event on the index day is more often the reason for the drug than its
-// effect), and two control windows, days −2·Window+1 to −Window (a gap of
-// Window days before the exposure leaves out the complaints that lead to
-// prescribing) and days Window+1 to 2·Window. A condition of the event code
-// starting in a window marks it. So a counts risk windows with the event, b
-// those without, c control windows with the event, d those without: a + b
-// is the drug's persons and N = (1 + [ControlWindows]) × (a + b) for each
-// pair ([Counts.Margins]); Counts.N stays the number of persons. A window
-// after the person's last record counts as one without the event.
+// cfg.Source picks the method. Reports count persons with an adverse_event
+// row of source 'report' per drug, event and pair.
 //
-// No index dates are drawn, so the answer does not depend on
-// [SignalConfig.Seed]. Unexposed persons indexed at calendar days drawn from
-// the exposed, which cohortnet did before, compare like with like only on
-// real dates: under expert mode's per-person shifts a drawn day lands up to
-// two years from the person's own calendar, and a background risk that
-// varies over calendar time (seasons, a drug's uptake years) inflated the
-// PRRs of synth's planted pairs about twofold.
+// The two exposure methods read the same days: for each drug, a person's
+// index is the day of their first exposure to it, and a condition of the
+// event code starting in a window of Window days marks that window once
+// (the risk window is days 1 to Window after the index: an event on the
+// index day is more often the reason for the drug than its effect). Only
+// persons of the person table count (an exposure of a person suppressed by
+// de-identification does not). They differ in what b, c and d are:
+//
+// Exposures (the cohort method of DESIGN.md): every other person of the
+// person table gets an index day drawn from the exposed ones' (persons in
+// id order, draws from a PCG seeded with the seed and the FNV-1a hash of
+// the drug code, so the counts are reproducible); a = exposed with the
+// event in the risk window, b = exposed without, c = unexposed with the
+// event in the same days after their drawn index, d = unexposed without;
+// N is the persons. Drawn days are calendar days, so this compares like
+// with like only on real dates: over an expert-mode dataset, whose dates
+// are shifted by a secret offset per person, Warnings says so
+// ([WarnExposuresExpert]).
+//
+// Self-controlled: every exposed person is their own comparator. They count
+// if their first record of any kind (visit, condition, drug, measurement,
+// procedure, adverse event or note) is on or before day −2·Window+1, so
+// that the control window before the exposure lies in observed time. Each
+// contributes the risk window and [ControlWindows] control windows, days
+// −2·Window+1 to −Window (a gap of Window days before the exposure leaves
+// out the complaints that lead to prescribing) and Window+1 to 2·Window:
+// a = risk windows with the event, b = those without, c = control windows
+// with the event, d = those without, so N = (1 + ControlWindows) × (a + b)
+// ([Counts.Margins]) while Counts.N stays the persons. A window after the
+// person's last record counts as one without the event. Nothing is drawn,
+// and limited, expert and safe-harbor-with-intervals datasets give the same
+// answer for the same records.
 func (e *Engine) Counts(ctx context.Context, cfg SignalConfig) (*Counts, error) {
+	method, err := cfg.Method()
+	if err != nil {
+		return nil, err
+	}
 	ds, err := e.selectDatasets(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Quarter != "" && cfg.Source == SourceExposures {
+	if cfg.Quarter != "" && method != SourceReports {
 		return nil, fmt.Errorf("query: signals: by quarter needs source reports")
 	}
-	total := newCounts()
+	total := newCounts(method)
 	for _, d := range ds {
 		var c *Counts
-		switch cfg.Source {
-		case SourceReports, "":
+		if method == SourceReports {
 			c, err = e.reportCounts(ctx, d, cfg.Quarter)
-		case SourceExposures:
-			c, err = e.exposureCounts(ctx, d, cfg)
-		default:
-			return nil, fmt.Errorf("query: signals: unknown source %q (use reports or exposures)", cfg.Source)
+		} else {
+			c, err = e.exposureCounts(ctx, d, method, cfg)
 		}
 		if err != nil {
 			return nil, err
@@ -304,7 +367,7 @@ func (e *Engine) Counts(ctx context.Context, cfg SignalConfig) (*Counts, error) 
 }
 
 func (e *Engine) reportCounts(ctx context.Context, d Dataset, quarter string) (*Counts, error) {
-	c := newCounts()
+	c := newCounts(SourceReports)
 	if _, ok := d.Tables["adverse_event"]; !ok {
 		c.Skipped = append(c.Skipped, d.Name+": no adverse_event table")
 		return c, nil
@@ -375,155 +438,4 @@ func (e *Engine) names(ctx context.Context, c *Counts, q string) error {
 		}
 		return nil
 	})
-}
-
-// dayExpr is the SQL for a table's day number of a date column ("drug_exposure_start"),
-// or "" when the dataset has only years.
-func dayExpr(d Dataset, col string) string {
-	switch d.Union() {
-	case UnionDays:
-		return col + "_day"
-	case UnionDates:
-		return "date_diff('day', DATE '1970-01-01', " + col + "_date)"
-	}
-	return ""
-}
-
-type dayEvent struct {
-	code string
-	day  int64
-}
-
-// recordColumns are the date columns (without the _date or _day suffix)
-// that mark a person's records, per table: a person is observed from the
-// earliest of them.
-var recordColumns = []struct{ table, col string }{
-	{"visit_occurrence", "visit_start"}, {"condition_occurrence", "condition_start"},
-	{"drug_exposure", "drug_exposure_start"}, {"measurement", "measurement"},
-	{"procedure_occurrence", "procedure"}, {"adverse_event", "onset"}, {"note", "note"},
-}
-
-// ControlWindows is the number of control windows each exposed person
-// contributes in the exposure-based comparison (one before the exposure, one
-// after the risk window): the drug's 2×2 table has (1 + ControlWindows) ×
-// (a + b) units.
-const ControlWindows = 2
-
-func (e *Engine) exposureCounts(ctx context.Context, d Dataset, cfg SignalConfig) (*Counts, error) {
-	c := newCounts()
-	c.Event = map[string]int64{} // a + c depends on the drug: kept per pair
-	c.SelfControlled = true
-	for _, t := range []string{"person", "drug_exposure", "condition_occurrence"} {
-		if _, ok := d.Tables[t]; !ok {
-			c.Skipped = append(c.Skipped, d.Name+": no "+t+" table")
-			return c, nil
-		}
-	}
-	drugDay, condDay := dayExpr(d, "drug_exposure_start"), dayExpr(d, "condition_start")
-	if drugDay == "" {
-		c.Skipped = append(c.Skipped, d.Name+": safe-harbor years only, no day-level dates (publish with --intervals for exposure signals)")
-		return c, nil
-	}
-	s := quoteIdent(d.Schema())
-	fail := func(err error) (*Counts, error) {
-		return nil, fmt.Errorf("query: count exposures in %s: %w", d.Name, err)
-	}
-
-	// first[person] = the day of the person's first record of any kind;
-	// only persons of the person table are counted.
-	var parts []string
-	for _, rc := range recordColumns {
-		if _, ok := d.Tables[rc.table]; ok {
-			day := dayExpr(d, rc.col)
-			parts = append(parts, "SELECT person_id, min("+day+") AS day FROM "+s+"."+rc.table+" WHERE person_id IS NOT NULL AND "+day+" IS NOT NULL GROUP BY ALL")
-		}
-	}
-	first := map[string]int64{}
-	if err := e.queryTrusted(ctx, "SELECT p.person_id, min(r.day) FROM (SELECT DISTINCT person_id FROM "+s+".person WHERE person_id IS NOT NULL) p JOIN ("+
-		strings.Join(parts, " UNION ALL ")+") r USING (person_id) GROUP BY ALL", func(rows *sql.Rows) error {
-		var p string
-		var day int64
-		err := rows.Scan(&p, &day)
-		first[p] = day
-		return err
-	}); err != nil {
-		return fail(err)
-	}
-	if err := e.queryTrusted(ctx, "SELECT count(DISTINCT person_id) FROM "+s+".person WHERE person_id IS NOT NULL", func(rows *sql.Rows) error {
-		return rows.Scan(&c.N)
-	}); err != nil {
-		return fail(err)
-	}
-	// index[drug][person] = the day of the first exposure
-	index := map[string]map[string]int64{}
-	if err := e.queryTrusted(ctx, "SELECT drug_code, person_id, min("+drugDay+") FROM "+s+".drug_exposure WHERE person_id IS NOT NULL AND drug_code IS NOT NULL AND "+drugDay+" IS NOT NULL GROUP BY ALL", func(rows *sql.Rows) error {
-		var dr, p string
-		var day int64
-		if err := rows.Scan(&dr, &p, &day); err != nil {
-			return err
-		}
-		if index[dr] == nil {
-			index[dr] = map[string]int64{}
-		}
-		index[dr][p] = day
-		return nil
-	}); err != nil {
-		return fail(err)
-	}
-	events := map[string][]dayEvent{}
-	if err := e.queryTrusted(ctx, "SELECT person_id, condition_code, "+condDay+" FROM "+s+".condition_occurrence WHERE person_id IS NOT NULL AND condition_code IS NOT NULL AND "+condDay+" IS NOT NULL", func(rows *sql.Rows) error {
-		var p, code string
-		var day int64
-		if err := rows.Scan(&p, &code, &day); err != nil {
-			return err
-		}
-		events[p] = append(events[p], dayEvent{code, day})
-		return nil
-	}); err != nil {
-		return fail(err)
-	}
-	if err := e.names(ctx, c, "SELECT 'drug:' || drug_code, min(drug_name) FROM "+s+".drug_exposure WHERE drug_code IS NOT NULL GROUP BY drug_code"+
-		" UNION ALL SELECT 'event:' || condition_code, min(condition_name) FROM "+s+".condition_occurrence WHERE condition_code IS NOT NULL GROUP BY condition_code"); err != nil {
-		return fail(err)
-	}
-
-	w := int64(cfg.window())
-	hit := map[string]bool{}
-	// eventsIn calls add once per event code starting in [from, to].
-	eventsIn := func(p string, from, to int64, add func(code string)) {
-		clear(hit)
-		for _, ev := range events[p] {
-			if ev.day >= from && ev.day <= to && !hit[ev.code] {
-				hit[ev.code] = true
-				add(ev.code)
-			}
-		}
-	}
-	for dr, exposed := range index {
-		var persons int64
-		for p, at := range exposed {
-			// Counted only when observed through the control window
-			// before the exposure (and in the person table: an exposure of
-			// a person suppressed by de-identification is not counted).
-			f, ok := first[p]
-			if !ok || f > at-2*w+1 {
-				continue
-			}
-			persons++
-			eventsIn(p, at+1, at+w, func(code string) {
-				cl := c.cells[Pair{dr, code}]
-				c.cells[Pair{dr, code}] = pairCell{cl.a + 1, cl.event + 1}
-			})
-			for _, from := range []int64{at - 2*w + 1, at + w + 1} {
-				eventsIn(p, from, from+w-1, func(code string) {
-					cl := c.cells[Pair{dr, code}]
-					c.cells[Pair{dr, code}] = pairCell{cl.a, cl.event + 1}
-				})
-			}
-		}
-		if persons > 0 {
-			c.Drug[dr] = persons
-		}
-	}
-	return c, nil
 }

@@ -2,7 +2,10 @@ package query
 
 import (
 	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -62,17 +65,30 @@ func TestReportCountsIndependent(t *testing.T) {
 	}
 }
 
-// exposureOracle counts one pair over one site the slow, direct way, with
-// the self-controlled comparison [Engine.Counts] documents: persons with a
-// first exposure to drug and records on or before the first day of the
-// control window before it; a = those with the event 1 to window days after
-// the index; a + c adds their control windows (days −2·window+1 to −window
-// and window+1 to 2·window) with the event; N is three windows per person.
-func exposureOracle(f *fixture, day func(person string, d time.Time) int64, drug, event string, window int64) (a, exposed, withEvent, n int64) {
+// exposureOracle counts one pair over one site the slow, direct way, by
+// the method [Engine.Counts] documents, returning the margins (a, a + b,
+// a + c, N). day gives a person's day number of a date.
+//
+// Exposures (the cohort method): persons of the person table sorted by id;
+// each exposed person is indexed at their first exposure to drug; for each
+// unexposed person in order, a PCG seeded with seed and the FNV-1a hash of
+// the drug code draws one of the exposed persons' index days (sorted by
+// person); a + c counts persons with the event 1 to window days after their
+// index; N is the persons.
+//
+// Self-controlled: exposed persons with a first record on or before the
+// first day of the control window before the index; a = those with the
+// event 1 to window days after the index; a + c adds their control windows
+// (days −2·window+1 to −window and window+1 to 2·window) with the event; N
+// is three windows per person.
+func exposureOracle(f *fixture, method string, day func(person string, d time.Time) int64, drug, event string, window int64, seed uint64) (a, exposed, withEvent, n int64) {
+	var persons []string
 	inTable := map[string]bool{}
 	for _, p := range f.persons {
+		persons = append(persons, p.id)
 		inTable[p.id] = true
 	}
+	sort.Strings(persons)
 	index := map[string]int64{}
 	for _, d := range f.drugs {
 		if d.code != drug || !inTable[d.person] {
@@ -82,7 +98,6 @@ func exposureOracle(f *fixture, day func(person string, d time.Time) int64, drug
 			index[d.person] = day(d.person, d.start)
 		}
 	}
-	firsts := f.firstRecords()
 	hasEvent := func(p string, from, to int64) bool {
 		for _, c := range f.conds {
 			if c.person == p && c.code == event {
@@ -93,34 +108,67 @@ func exposureOracle(f *fixture, day func(person string, d time.Time) int64, drug
 		}
 		return false
 	}
-	for p, at := range index {
-		if day(p, firsts[p]) > at-2*window+1 {
-			continue // not observed through the control window before
+	if method == SourceSelfControlled {
+		firsts := f.firstRecords()
+		for p, at := range index {
+			if day(p, firsts[p]) > at-2*window+1 {
+				continue // not observed through the control window before
+			}
+			exposed++
+			if hasEvent(p, at+1, at+window) {
+				a++
+				withEvent++
+			}
+			if hasEvent(p, at-2*window+1, at-window) {
+				withEvent++
+			}
+			if hasEvent(p, at+window+1, at+2*window) {
+				withEvent++
+			}
 		}
-		exposed++
+		return a, exposed, withEvent, 3 * exposed
+	}
+	var ids []string
+	for p := range index {
+		ids = append(ids, p)
+	}
+	sort.Strings(ids)
+	var pool []int64
+	for _, p := range ids {
+		pool = append(pool, index[p])
+	}
+	if len(pool) == 0 {
+		return 0, 0, 0, int64(len(persons))
+	}
+	h := fnv.New64a()
+	h.Write([]byte(drug))
+	r := rand.New(rand.NewPCG(seed, h.Sum64()))
+	for _, p := range persons {
+		n++
+		at, ok := index[p]
+		if ok {
+			exposed++
+		} else {
+			at = pool[r.IntN(len(pool))]
+		}
 		if hasEvent(p, at+1, at+window) {
-			a++
 			withEvent++
-		}
-		if hasEvent(p, at-2*window+1, at-window) {
-			withEvent++
-		}
-		if hasEvent(p, at+window+1, at+2*window) {
-			withEvent++
+			if ok {
+				a++
+			}
 		}
 	}
-	return a, exposed, withEvent, 3 * exposed
+	return a, exposed, withEvent, n
 }
 
+// TestExposureCountsIndependent: for both exposure methods, the margins of
+// every drug–event pair of the fixture equal the oracle's over the expert
+// site (calendar days) and the safe-harbor site with intervals (days since
+// the first record); the safe-harbor site with years is skipped; counting
+// is reproducible, and only the exposures method depends on the seed; the
+// planted pair is flagged; exposures over the expert site warns.
 func TestExposureCountsIndependent(t *testing.T) {
 	e, ds, fx := openThree(t, 150)
-	c, err := e.Counts(t.Context(), SignalConfig{Source: SourceExposures, Window: 30})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(c.Skipped) != 1 || !strings.Contains(c.Skipped[0], ds[1].Name) || !strings.Contains(c.Skipped[0], "years only") {
-		t.Errorf("skipped: %v", c.Skipped)
-	}
 	epochDay := func(_ string, d time.Time) int64 { return d.Unix() / 86400 }
 	firsts := map[string]time.Time{}
 	for _, cd := range fx[2].conds {
@@ -129,43 +177,88 @@ func TestExposureCountsIndependent(t *testing.T) {
 		}
 	}
 	relDay := func(p string, d time.Time) int64 { return int64(d.Sub(firsts[p]).Hours() / 24) }
-	checked := 0
-	for _, drug := range []string{"D1", "D2", "D3", "D4"} {
-		for _, event := range []string{"E1", "E2", "E3", "C0"} {
-			a1, d1, e1, n1 := exposureOracle(fx[0], epochDay, drug, event, 30)
-			a2, d2, e2, n2 := exposureOracle(fx[2], relDay, drug, event, 30)
-			a, d, ev, n := c.Margins(Pair{drug, event})
-			if a != a1+a2 || d != d1+d2 || ev != e1+e2 || n != n1+n2 {
-				t.Errorf("%s/%s: got (%d, %d, %d, %d), want (%d, %d, %d, %d)", drug, event, a, d, ev, n, a1+a2, d1+d2, e1+e2, n1+n2)
+	for _, method := range []string{SourceExposures, SourceSelfControlled} {
+		t.Run(method, func(t *testing.T) {
+			cfg := SignalConfig{Source: method, Window: 30, Seed: 7}
+			c, err := e.Counts(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
 			}
-			checked++
-		}
+			if c.Method != method {
+				t.Errorf("counts say method %q", c.Method)
+			}
+			if len(c.Skipped) != 1 || !strings.Contains(c.Skipped[0], ds[1].Name) || !strings.Contains(c.Skipped[0], "years only") {
+				t.Errorf("skipped: %v", c.Skipped)
+			}
+			checked := 0
+			for _, drug := range []string{"D1", "D2", "D3", "D4"} {
+				for _, event := range []string{"E1", "E2", "E3", "C0"} {
+					a1, d1, e1, n1 := exposureOracle(fx[0], method, epochDay, drug, event, 30, 7)
+					a2, d2, e2, n2 := exposureOracle(fx[2], method, relDay, drug, event, 30, 7)
+					a, d, ev, n := c.Margins(Pair{drug, event})
+					if a != a1+a2 || d != d1+d2 || ev != e1+e2 || n != n1+n2 {
+						t.Errorf("%s/%s: got (%d, %d, %d, %d), want (%d, %d, %d, %d)", drug, event, a, d, ev, n, a1+a2, d1+d2, e1+e2, n1+n2)
+					}
+					checked++
+				}
+			}
+			// Reproducible with the same seed; another seed draws other
+			// index days for exposures and changes nothing for
+			// self-controlled.
+			same, err := e.Counts(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Seed = 8
+			other, err := e.Counts(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			differ := 0
+			for _, p := range c.Pairs() {
+				x1, x2, x3, x4 := c.Margins(p)
+				y1, y2, y3, y4 := same.Margins(p)
+				if x1 != y1 || x2 != y2 || x3 != y3 || x4 != y4 {
+					t.Fatalf("%v not reproducible", p)
+				}
+				if _, _, z3, _ := other.Margins(p); z3 != x3 {
+					differ++
+				}
+			}
+			if method == SourceExposures && differ == 0 || method == SourceSelfControlled && differ != 0 {
+				t.Errorf("%s: another seed changed a + c of %d pairs", method, differ)
+			}
+			// The expert site warns under exposures, naming itself; the
+			// warning reaches every signal.
+			sig := Signals(c, 3, "", "")
+			switch method {
+			case SourceExposures:
+				if len(c.Warnings) != 1 || !strings.HasPrefix(c.Warnings[0], ds[0].Name+": ") || !strings.Contains(c.Warnings[0], "self-controlled") {
+					t.Errorf("warnings %q, want one for %s", c.Warnings, ds[0].Name)
+				}
+				if len(sig) == 0 || sig[0].Warning != c.Warnings[0] {
+					t.Errorf("signals do not carry the warning")
+				}
+			default:
+				if len(c.Warnings) != 0 || len(sig) > 0 && sig[0].Warning != "" {
+					t.Errorf("self-controlled warns: %q", c.Warnings)
+				}
+			}
+			var flagged []Pair
+			for _, s := range sig {
+				if s.Flags.Evans && s.Event != "C0" {
+					flagged = append(flagged, s.Pair)
+				}
+			}
+			if !slices.Contains(flagged, Pair{"D1", "E1"}) {
+				t.Errorf("planted D1/E1 not flagged; flagged %v", flagged)
+			}
+			t.Logf("checked %d pairs; Evans-flagged: %v", checked, flagged)
+		})
 	}
-	// Reproducible: counting again gives the same counts; the seed (a
-	// parameter of the sampled index dates this method replaced) changes
-	// nothing.
-	again, err := e.Counts(t.Context(), SignalConfig{Source: SourceExposures, Window: 30, Seed: 7})
-	if err != nil {
-		t.Fatal(err)
+	if _, err := e.Counts(t.Context(), SignalConfig{Source: "exposure"}); err == nil || !strings.Contains(err.Error(), "self-controlled") {
+		t.Errorf("unknown source: %v", err)
 	}
-	for _, p := range c.Pairs() {
-		x1, x2, x3, x4 := c.Margins(p)
-		y1, y2, y3, y4 := again.Margins(p)
-		if x1 != y1 || x2 != y2 || x3 != y3 || x4 != y4 {
-			t.Fatalf("%v not reproducible", p)
-		}
-	}
-	sig := Signals(c, 3, "", "")
-	var flagged []Pair
-	for _, s := range sig {
-		if s.Flags.Evans && s.Event != "C0" {
-			flagged = append(flagged, s.Pair)
-		}
-	}
-	if !slices.Contains(flagged, Pair{"D1", "E1"}) {
-		t.Errorf("planted D1/E1 not flagged; flagged %v", flagged)
-	}
-	t.Logf("checked %d pairs; Evans-flagged: %v", checked, flagged)
 }
 
 // TestReportsByQuarter: the quarters' counts add up to the whole for the

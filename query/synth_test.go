@@ -2,6 +2,7 @@ package query
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -182,44 +183,58 @@ func rateString(others int, flagged map[string]int) string {
 }
 
 // TestSynthPlantedSignals: three institutions' synthetic exports,
-// de-identified in expert mode (per-person date shifts) and counted by
-// exposures, flag every planted signal of truth.json with a PRR near the
-// planted relative risk; the counts equal a count in Go over the same
-// Parquet files; the flag rate on the other pairs is reported and bounded.
+// de-identified in expert mode (per-person date shifts) and counted by the
+// self-controlled method, flag every planted signal of truth.json; for both
+// exposure methods the counts equal a count in Go over the same Parquet
+// files, and the signed answers of the three institutions, pooled, give the
+// same signals as counting all three here; the flag rate on the other pairs
+// is reported and bounded.
 func TestSynthPlantedSignals(t *testing.T) {
 	sites, truth := synthSites(t, t.TempDir(), 1500, deid.Expert)
 	e := openSites(t, sites[deid.Expert])
-	c, err := e.Counts(t.Context(), SignalConfig{Source: SourceExposures, Window: synth.WindowDays})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var fxs []*fixture
 	for _, cd := range sites[deid.Expert] {
 		fxs = append(fxs, readFixture(t, cd))
 	}
-	// Independent computations on the same data. The exposure margins of
-	// the planted pairs and of some others, counted in Go from the Parquet
-	// rows (exposureOracle); and a researcher's pooled SQL through the
-	// sandbox against distinct persons per condition counted in Go.
-	epochDay := func(_ string, d time.Time) int64 { return d.Unix() / 86400 }
-	checkPairs := []Pair{}
-	for _, s := range truth.Signals {
-		checkPairs = append(checkPairs, Pair{s.Drug, s.Event})
+	counts := map[string]*Counts{}
+	for _, method := range []string{SourceExposures, SourceSelfControlled} {
+		t.Run(method, func(t *testing.T) {
+			cfg := SignalConfig{Source: method, Window: synth.WindowDays}
+			c, err := e.Counts(t.Context(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			counts[method] = c
+			// The margins of the planted pairs and of some others,
+			// counted in Go from the Parquet rows (exposureOracle).
+			epochDay := func(_ string, d time.Time) int64 { return d.Unix() / 86400 }
+			checkPairs := []Pair{}
+			for _, s := range truth.Signals {
+				checkPairs = append(checkPairs, Pair{s.Drug, s.Event})
+			}
+			for _, p := range c.Pairs()[:min(5, len(c.Pairs()))] {
+				checkPairs = append(checkPairs, p)
+			}
+			for _, p := range checkPairs {
+				var wa, wd, we, wn int64
+				for _, fx := range fxs {
+					a, d, ev, n := exposureOracle(fx, method, epochDay, p.Drug, p.Event, synth.WindowDays, 1)
+					wa, wd, we, wn = wa+a, wd+d, we+ev, wn+n
+				}
+				a, d, ev, n := c.Margins(p)
+				if a != wa || d != wd || ev != we || n != wn {
+					t.Errorf("%v: engine (%d, %d, %d, %d), Go (%d, %d, %d, %d)", p, a, d, ev, n, wa, wd, we, wn)
+				}
+			}
+			pooledEqualsLocal(t, sites[deid.Expert], cfg, Signals(c, 3, "", ""))
+		})
 	}
-	for _, p := range c.Pairs()[:min(5, len(c.Pairs()))] {
-		checkPairs = append(checkPairs, p)
+	c := counts[SourceSelfControlled]
+	if c == nil {
+		t.FailNow()
 	}
-	for _, p := range checkPairs {
-		var wa, wd, we, wn int64
-		for _, fx := range fxs {
-			a, d, ev, n := exposureOracle(fx, epochDay, p.Drug, p.Event, synth.WindowDays)
-			wa, wd, we, wn = wa+a, wd+d, we+ev, wn+n
-		}
-		a, d, ev, n := c.Margins(p)
-		if a != wa || d != wd || ev != we || n != wn {
-			t.Errorf("%v: engine (%d, %d, %d, %d), Go (%d, %d, %d, %d)", p, a, d, ev, n, wa, wd, we, wn)
-		}
-	}
+	// A researcher's pooled SQL through the sandbox against distinct
+	// persons per condition counted in Go.
 	rows, err := e.Query(t.Context(), "SELECT condition_code, count(DISTINCT (source_dataset, person_id)) FROM cohorts.condition_occurrence GROUP BY 1", Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -271,30 +286,53 @@ func TestSynthPlantedSignals(t *testing.T) {
 		t.Errorf("IC025 flags %d of %d pairs without a planted effect", otherFlagged["ic025"], others)
 	}
 
-	// Federated: each institution answers for its own dataset (nothing
-	// suppressed with a minimum cell of 1); the pooled answers give the
-	// same signals as counting all three here.
+}
+
+// pooledEqualsLocal: each institution answers for its own dataset by cfg
+// (nothing suppressed with a minimum cell of 1), its answer travels as JSON,
+// and the pooled answers give the same signals, warnings included, as
+// counting all three in one engine (local).
+func pooledEqualsLocal(t *testing.T, sites []cdmtest.Dataset, cfg SignalConfig, local []Signal) {
+	t.Helper()
 	var answers []*AEAnswer
-	for i, cd := range sites[deid.Expert] {
-		se := openSites(t, []cdmtest.Dataset{cd})
+	for i, cd := range sites {
+		se, err := Open(t.Context(), Config{Threads: 1}, []Dataset{queryDataset(cd, synthInstitutions[i]+"/synth", synthInstitutions[i])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { se.Close() })
 		key, _, err := crypto.GenerateEd25519Key(rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ans := &Answerer{Engine: se, Key: key, Institution: synthInstitutions[i], MinCell: 1}
-		a, err := ans.AnswerAE(t.Context(), "agency", SignalConfig{Source: SourceExposures, Window: synth.WindowDays})
+		a, err := ans.AnswerAE(t.Context(), "agency", cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		answers = append(answers, a)
+		if a.Method != cfg.Source {
+			t.Errorf("%s answered method %q, asked %q", a.Institution, a.Method, cfg.Source)
+		}
+		b, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got AEAnswer
+		if err := json.Unmarshal(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		answers = append(answers, &got)
 	}
 	pooled, rejected := PooledSignals(answers, 3, "", "")
-	if len(rejected) > 0 || len(pooled) != len(sig) {
-		t.Fatalf("pooled %d signals (rejected %v), local %d", len(pooled), rejected, len(sig))
+	if len(rejected) > 0 || len(pooled) != len(local) {
+		t.Fatalf("pooled %d signals (rejected %v), local %d", len(pooled), rejected, len(local))
 	}
-	for i := range sig {
-		if pooled[i].Pair != sig[i].Pair || pooled[i].Stats != sig[i].Stats {
-			t.Errorf("pooled %v %+v, local %v %+v", pooled[i].Pair, pooled[i].Stats, sig[i].Pair, sig[i].Stats)
+	for i := range local {
+		if pooled[i].Pair != local[i].Pair || pooled[i].Stats != local[i].Stats {
+			t.Errorf("pooled %v %+v, local %v %+v", pooled[i].Pair, pooled[i].Stats, local[i].Pair, local[i].Stats)
+		}
+		if pooled[i].Warning != local[i].Warning {
+			t.Fatalf("pooled warning %q, local %q", pooled[i].Warning, local[i].Warning)
 		}
 	}
 }

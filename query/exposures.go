@@ -1,0 +1,246 @@
+package query
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"hash/fnv"
+	"math/rand/v2"
+	"slices"
+	"strings"
+)
+
+// The two exposure methods, [SourceExposures] and [SourceSelfControlled]
+// (see [Engine.Counts]): one reading of a dataset's days (exposureDays),
+// one window test (eventsIn), one tally (mark); what b, c, d and N are
+// differs by method (cohortCounts, selfControlledCounts).
+
+// ControlWindows is the number of control windows each exposed person
+// contributes in the self-controlled comparison (one before the exposure,
+// one after the risk window): a drug's 2×2 table has (1 + ControlWindows) ×
+// (a + b) windows.
+const ControlWindows = 2
+
+// WarnExposuresExpert is what the warning of [SourceExposures] counts over
+// an expert-mode dataset says, after the dataset's name.
+const WarnExposuresExpert = "expert mode (dates shifted per person): the exposures method overstates disproportionality there, " +
+	"because sampled calendar index days do not line up with shifted timelines; use source self-controlled"
+
+// dayExpr is the SQL for a table's day number of a date column ("drug_exposure_start"),
+// or "" when the dataset has only years.
+func dayExpr(d Dataset, col string) string {
+	switch d.Union() {
+	case UnionDays:
+		return col + "_day"
+	case UnionDates:
+		return "date_diff('day', DATE '1970-01-01', " + col + "_date)"
+	}
+	return ""
+}
+
+type dayEvent struct {
+	code string
+	day  int64
+}
+
+// recordColumns are the date columns (without the _date or _day suffix)
+// that mark a person's records, per table: a person is observed from the
+// earliest of them.
+var recordColumns = []struct{ table, col string }{
+	{"visit_occurrence", "visit_start"}, {"condition_occurrence", "condition_start"},
+	{"drug_exposure", "drug_exposure_start"}, {"measurement", "measurement"},
+	{"procedure_occurrence", "procedure"}, {"adverse_event", "onset"}, {"note", "note"},
+}
+
+// exposureDays is what both exposure methods read from one dataset, in day
+// numbers of the dataset's own timeline.
+type exposureDays struct {
+	// persons are the person table's ids, sorted.
+	persons []string
+	// index[drug][person] is the day of the person's first exposure to
+	// the drug, for persons of the person table.
+	index map[string]map[string]int64
+	// events[person] are the person's conditions.
+	events map[string][]dayEvent
+	// first[person] is the day of the person's first record of any kind;
+	// read only when asked for (self-controlled).
+	first map[string]int64
+
+	hit map[string]bool // scratch for eventsIn
+}
+
+// eventsIn calls add once per event code of person p starting on a day in
+// [from, to].
+func (x *exposureDays) eventsIn(p string, from, to int64, add func(code string)) {
+	clear(x.hit)
+	for _, ev := range x.events[p] {
+		if ev.day >= from && ev.day <= to && !x.hit[ev.code] {
+			x.hit[ev.code] = true
+			add(ev.code)
+		}
+	}
+}
+
+// mark counts a window with the event in the pair's table: in a (and a +
+// c) when exposed is true, in c (a + c) otherwise.
+func (c *Counts) mark(p Pair, exposed bool) {
+	cl := c.cells[p]
+	cl.event++
+	if exposed {
+		cl.a++
+	}
+	c.cells[p] = cl
+}
+
+func (e *Engine) exposureCounts(ctx context.Context, d Dataset, method string, cfg SignalConfig) (*Counts, error) {
+	c := newCounts(method)
+	c.Event = map[string]int64{} // a + c depends on the drug: kept per pair
+	for _, t := range []string{"person", "drug_exposure", "condition_occurrence"} {
+		if _, ok := d.Tables[t]; !ok {
+			c.Skipped = append(c.Skipped, d.Name+": no "+t+" table")
+			return c, nil
+		}
+	}
+	if dayExpr(d, "drug_exposure_start") == "" {
+		c.Skipped = append(c.Skipped, d.Name+": safe-harbor years only, no day-level dates (publish with --intervals for exposure signals)")
+		return c, nil
+	}
+	x, err := e.exposureDays(ctx, d, c, method == SourceSelfControlled)
+	if err != nil {
+		return nil, fmt.Errorf("query: count %s in %s: %w", method, d.Name, err)
+	}
+	c.N = int64(len(x.persons))
+	w := int64(cfg.window())
+	if method == SourceSelfControlled {
+		selfControlledCounts(c, x, w)
+		return c, nil
+	}
+	cohortCounts(c, x, w, cfg.seed())
+	if d.Mode == ModeExpert || d.Mode == "" {
+		c.Warnings = append(c.Warnings, d.Name+": "+WarnExposuresExpert)
+	}
+	return c, nil
+}
+
+// exposureDays reads persons, first exposures, conditions and names (into
+// c.Names) of dataset d, and each person's first record when first is true.
+func (e *Engine) exposureDays(ctx context.Context, d Dataset, c *Counts, first bool) (*exposureDays, error) {
+	s := quoteIdent(d.Schema())
+	drugDay, condDay := dayExpr(d, "drug_exposure_start"), dayExpr(d, "condition_start")
+	x := &exposureDays{index: map[string]map[string]int64{}, events: map[string][]dayEvent{}, hit: map[string]bool{}}
+	if err := e.queryTrusted(ctx, "SELECT DISTINCT person_id FROM "+s+".person WHERE person_id IS NOT NULL ORDER BY 1", func(rows *sql.Rows) error {
+		var p string
+		err := rows.Scan(&p)
+		x.persons = append(x.persons, p)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	slices.Sort(x.persons) // the draws follow this order: Go's, byte-wise
+
+	inTable := make(map[string]bool, len(x.persons))
+	for _, p := range x.persons {
+		inTable[p] = true
+	}
+	if err := e.queryTrusted(ctx, "SELECT drug_code, person_id, min("+drugDay+") FROM "+s+".drug_exposure WHERE person_id IS NOT NULL AND drug_code IS NOT NULL AND "+drugDay+" IS NOT NULL GROUP BY ALL", func(rows *sql.Rows) error {
+		var dr, p string
+		var day int64
+		if err := rows.Scan(&dr, &p, &day); err != nil {
+			return err
+		}
+		if !inTable[p] {
+			return nil
+		}
+		if x.index[dr] == nil {
+			x.index[dr] = map[string]int64{}
+		}
+		x.index[dr][p] = day
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := e.queryTrusted(ctx, "SELECT person_id, condition_code, "+condDay+" FROM "+s+".condition_occurrence WHERE person_id IS NOT NULL AND condition_code IS NOT NULL AND "+condDay+" IS NOT NULL", func(rows *sql.Rows) error {
+		var p, code string
+		var day int64
+		if err := rows.Scan(&p, &code, &day); err != nil {
+			return err
+		}
+		x.events[p] = append(x.events[p], dayEvent{code, day})
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := e.names(ctx, c, "SELECT 'drug:' || drug_code, min(drug_name) FROM "+s+".drug_exposure WHERE drug_code IS NOT NULL GROUP BY drug_code"+
+		" UNION ALL SELECT 'event:' || condition_code, min(condition_name) FROM "+s+".condition_occurrence WHERE condition_code IS NOT NULL GROUP BY condition_code"); err != nil {
+		return nil, err
+	}
+	if !first {
+		return x, nil
+	}
+	var parts []string
+	for _, rc := range recordColumns {
+		if _, ok := d.Tables[rc.table]; ok {
+			day := dayExpr(d, rc.col)
+			parts = append(parts, "SELECT person_id, min("+day+") AS day FROM "+s+"."+rc.table+" WHERE person_id IS NOT NULL AND "+day+" IS NOT NULL GROUP BY ALL")
+		}
+	}
+	x.first = map[string]int64{}
+	if err := e.queryTrusted(ctx, "SELECT person_id, min(day) FROM ("+strings.Join(parts, " UNION ALL ")+") GROUP BY ALL", func(rows *sql.Rows) error {
+		var p string
+		var day int64
+		err := rows.Scan(&p, &day)
+		x.first[p] = day
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// cohortCounts tallies the cohort method ([SourceExposures]): exposed
+// persons at their first exposure, every other person at an index day drawn
+// from the exposed ones'.
+func cohortCounts(c *Counts, x *exposureDays, w int64, seed uint64) {
+	for _, dr := range sortedKeys(x.index) {
+		exposed := x.index[dr]
+		// The exposed persons' index days, in person order, to draw from.
+		var pool []int64
+		for _, p := range sortedKeys(exposed) {
+			pool = append(pool, exposed[p])
+		}
+		h := fnv.New64a()
+		h.Write([]byte(dr))
+		r := rand.New(rand.NewPCG(seed, h.Sum64()))
+		for _, p := range x.persons {
+			at, ok := exposed[p]
+			if !ok {
+				at = pool[r.IntN(len(pool))]
+			}
+			x.eventsIn(p, at+1, at+w, func(code string) { c.mark(Pair{dr, code}, ok) })
+		}
+		c.Drug[dr] = int64(len(exposed))
+	}
+}
+
+// selfControlledCounts tallies the self-controlled method
+// ([SourceSelfControlled]): each exposed person observed from day −2w+1
+// before their first exposure, in their risk window and their
+// [ControlWindows] control windows.
+func selfControlledCounts(c *Counts, x *exposureDays, w int64) {
+	for dr, exposed := range x.index {
+		var persons int64
+		for p, at := range exposed {
+			if f, ok := x.first[p]; !ok || f > at-2*w+1 {
+				continue // not observed through the control window before
+			}
+			persons++
+			x.eventsIn(p, at+1, at+w, func(code string) { c.mark(Pair{dr, code}, true) })
+			for _, from := range []int64{at - 2*w + 1, at + w + 1} {
+				x.eventsIn(p, from, from+w-1, func(code string) { c.mark(Pair{dr, code}, false) })
+			}
+		}
+		if persons > 0 {
+			c.Drug[dr] = persons
+		}
+	}
+}
