@@ -16,7 +16,7 @@ package scrub
 import (
 	"regexp"
 	"slices"
-	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -101,8 +101,8 @@ type pattern struct {
 	at       byte
 	start    func(s string, i int) bool // a finer test than at, when set
 	anchored *regexp.Regexp
-	need     func(text, lower string, hasDigit bool) bool // cheap test that the pattern can match
-	lower    bool                                         // matched against the ASCII-lower-cased text
+	need     func(l *lineInfo) bool // cheap test that the pattern can match in a line
+	lower    bool                   // matched against the ASCII-lower-cased text
 	re       *regexp.Regexp
 	typ      string
 	group    int // submatch that is the PHI (0: whole match)
@@ -123,9 +123,9 @@ var patterns = []pattern{
 	{start: monthStart, at: 'l', need: monthWord, re: regexp.MustCompile(`\b` + months + `\.?\s+(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\b`), lower: true, typ: Date},
 	{start: idStart, at: 'l', need: idWord, re: regexp.MustCompile(`\b(?:mrn|medical record(?: number| no\.?)?|record (?:number|no\.?|#)|account(?: number| no\.?)?|acct|member id|policy(?: number)?|plan id|license(?: number)?|licence|passport(?: number)?|ssn|social security(?: number)?|id(?: number)?|patient id|device id|serial(?: number)?|vin)\s*(?:is|:|#|no\.?)?\s*:?\s*([a-z0-9][a-z0-9\-]{3,})`), lower: true, typ: ID, group: 1},
 	{start: longIDStart, at: 'w', need: minRun(6), re: regexp.MustCompile(`\b[A-Z]{1,3}\d{6,}[A-Z]?\b|\b\d{7,}\b`), typ: ID},
-	{start: streetStart, at: 'd', need: numThenCap, re: regexp.MustCompile(`\b\d{1,6}(?:\s+[A-Z][A-Za-z'.]*){1,4}\s+(?:` + streetSuffixes + `)\b\.?(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*#?\w+)?`), typ: Address},
+	{start: streetSuffixStart, at: 'd', need: numThenCap, re: regexp.MustCompile(`\b\d{1,6}(?:\s+[A-Z][A-Za-z'.]*){1,4}\s+(?:` + streetSuffixes + `)\b\.?(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*#?\w+)?`), typ: Address},
 	{start: streetStart, at: 'd', need: numThenCap, re: regexp.MustCompile(`\b\d{1,6}(?:\s+[A-Z][A-Za-z'.]*){1,4}(?:\s+(?:Apt|Apartment|Unit|Suite|Ste|#)\.?\s*#?\w+)?,\s+[A-Z][A-Za-z.'\-]+(?:\s[A-Z][A-Za-z.'\-]+){0,2},\s+` + states + `\b`), typ: Address},
-	{at: 'u', need: minRun(5), re: regexp.MustCompile(`\b([A-Z][A-Za-z.'\-]+(?:\s[A-Z][A-Za-z.'\-]+){0,2}),\s+` + states + `\s+\d{5}(?:-\d{4})?\b`), typ: Address, group: 1},
+	{start: cityStart, at: 'u', need: minRun(5), re: regexp.MustCompile(`\b([A-Z][A-Za-z.'\-]+(?:\s[A-Z][A-Za-z.'\-]+){0,2}),\s+` + states + `\s+\d{5}(?:-\d{4})?\b`), typ: Address, group: 1},
 	{at: 'u', need: anyOf(", MD", ", DO", ", NP", ", PA", ", RN", ", APRN", ", CNM", ", PhD", ", DDS", ", PharmD"), re: regexp.MustCompile(`\b([A-Z][a-z]+(?:\s[A-Z]\.)?\s[A-Z][a-zA-Z'\-]+),\s+(?:MD|DO|NP|PA|PA-C|RN|APRN|CNM|PhD|DDS|PharmD)\b`), typ: Name, group: 1},
 	{at: 'u', need: anyLower("box"), re: regexp.MustCompile(`\b(?:P\.?\s?O\.?\s+Box|PO Box)\s+\d+\b`), typ: Address},
 	{start: stateZipStart, at: 'u', need: minRun(5), re: regexp.MustCompile(states + `\s+(\d{5}(?:-\d{4})?)\b`), typ: Address, group: 1},
@@ -229,7 +229,27 @@ func monthStart(s string, i int) bool { return monthWords[s[i:i+letterRun(s, i)]
 // idFirst are the first words of the phrases that introduce an identifier.
 var idFirst = wordSet("mrn medical record account acct member policy plan license licence passport ssn social id patient device serial vin")
 
-func idStart(s string, i int) bool { return idFirst[s[i:i+letterRun(s, i)]] }
+// idNext are the words that must follow some of idFirst for the pattern
+// to match at all.
+var idNext = map[string][]string{"patient": {" id"}, "member": {" id"}, "plan": {" id"}, "device": {" id"},
+	"medical": {" record"}, "social": {" security"}, "record": {" number", " no", " #"}}
+
+func idStart(s string, i int) bool {
+	w := s[i : i+letterRun(s, i)]
+	if !idFirst[w] {
+		return false
+	}
+	next, ok := idNext[w]
+	if !ok {
+		return true
+	}
+	for _, n := range next {
+		if strings.HasPrefix(s[i+len(w):], n) {
+			return true
+		}
+	}
+	return false
+}
 
 func longIDStart(s string, i int) bool {
 	if digitRun(s, i) >= 7 {
@@ -242,9 +262,61 @@ func longIDStart(s string, i int) bool {
 	return u > 0 && digitRun(s, i+u) >= 6
 }
 
+// isSpace is \s of package regexp.
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
+
+func skipSpaces(s string, j int) int {
+	for j < len(s) && isSpace(s[j]) {
+		j++
+	}
+	return j
+}
+
+func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }
+
+// streetStart: a house number of up to six digits, a blank, a capital.
 func streetStart(s string, i int) bool {
 	r := digitRun(s, i)
-	return r >= 1 && r <= 6 && byteAt(s, i+r) == ' '
+	return r >= 1 && r <= 6 && byteAt(s, i+r) == ' ' && isUpper(byteAt(s, skipSpaces(s, i+r)))
+}
+
+// streetSuffixStart is streetStart followed by a second capitalized word
+// (the street suffix at least).
+func streetSuffixStart(s string, i int) bool {
+	if !streetStart(s, i) {
+		return false
+	}
+	j := skipSpaces(s, i+digitRun(s, i)) + 1
+	for j < len(s) && (isASCIILetter(s[j]) || s[j] == '\'' || s[j] == '.') {
+		j++
+	}
+	return j < len(s) && isSpace(s[j]) && isUpper(byteAt(s, skipSpaces(s, j)))
+}
+
+// cityStart: one to three capitalized words, single blanks between them,
+// the last followed by a comma (a town before its state).
+func cityStart(s string, i int) bool {
+	j := i
+	for range 3 {
+		if !isUpper(byteAt(s, j)) {
+			return false
+		}
+		k := j + 1
+		for k < len(s) && (isASCIILetter(s[k]) || s[k] == '.' || s[k] == '\'' || s[k] == '-') {
+			k++
+		}
+		switch {
+		case k == j+1:
+			return false
+		case byteAt(s, k) == ',':
+			return true
+		case k < len(s) && isSpace(s[k]):
+			j = k + 1
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 func stateZipStart(s string, i int) bool {
@@ -272,19 +344,162 @@ func numberedNameStart(s string, i int) bool {
 	return r >= 2 && isDigitByte(byteAt(s, i+r))
 }
 
+// commaNameStart: "Family, Given M." (a word, a comma, blanks, a
+// capitalized word, blanks, a capital and a dot).
 func commaNameStart(s string, i int) bool {
-	j := i
-	for j < len(s) && (isASCIILetter(s[j]) || s[j] == '\'' || s[j] == '-') {
-		j++
+	nameRun := func(j int) int {
+		for j < len(s) && (isASCIILetter(s[j]) || s[j] == '\'' || s[j] == '-') {
+			j++
+		}
+		return j
 	}
-	return j > i+1 && byteAt(s, j) == ','
+	j := nameRun(i)
+	if j <= i+1 || byteAt(s, j) != ',' {
+		return false
+	}
+	k := skipSpaces(s, j+1)
+	if k == j+1 || !isUpper(byteAt(s, k)) {
+		return false
+	}
+	j = nameRun(k + 1)
+	if j == k+1 {
+		return false
+	}
+	k = skipSpaces(s, j)
+	return k > j && isUpper(byteAt(s, k)) && byteAt(s, k+1) == '.'
+}
+
+// lineInfo is what the prefilters of patterns look at, measured once per
+// line in one pass instead of once per pattern.
+type lineInfo struct {
+	text, lower string
+	hasDigit    bool
+	maxRun      int  // longest run of digits
+	digits      int  // digits in all
+	dots        int  // '.' characters
+	dashes      int  // '-' characters
+	dateSep     bool // a digit, a '/', '-' or '.', and a digit
+	numCap      bool // a digit, a blank and a capital
+	letDigit    bool // a lower-case letter and a digit
+	words       uint8
+	// candidate starts by pattern kind (see canStart), listed on demand
+	starts [5][]int32
+	listed bool
+}
+
+// word classes of lineInfo.words
+const (
+	monthClass uint8 = 1 << iota // a month name or abbreviation
+	idClass                      // a word that introduces an identifier
+	titleClass                   // a title (case as written)
+)
+
+// measure fills l for one line.
+func (l *lineInfo) measure(text, lower string) {
+	*l = lineInfo{text: text, lower: lower, starts: l.starts}
+	run := 0
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case isDigitByte(c):
+			l.digits++
+			run++
+			l.maxRun = max(l.maxRun, run)
+			if i+2 < len(text) && text[i+1] == ' ' && text[i+2] >= 'A' && text[i+2] <= 'Z' {
+				l.numCap = true
+			}
+			continue
+		case c == '.' || c == '-' || c == '/':
+			if c == '.' {
+				l.dots++
+			} else if c == '-' {
+				l.dashes++
+			}
+			if i > 0 && i+1 < len(text) && isDigitByte(text[i-1]) && isDigitByte(text[i+1]) {
+				l.dateSep = true
+			}
+		case c >= 'a' && c <= 'z':
+			if i+1 < len(text) && isDigitByte(text[i+1]) {
+				l.letDigit = true
+			}
+		}
+		run = 0
+	}
+	l.hasDigit = l.digits > 0
+	// words: runs of ASCII letters, the same in text and lower
+	for i := 0; i < len(lower); {
+		for i < len(lower) && !(lower[i] >= 'a' && lower[i] <= 'z') {
+			i++
+		}
+		j := i
+		for j < len(lower) && lower[j] >= 'a' && lower[j] <= 'z' {
+			j++
+		}
+		if n := j - i; n >= 2 && n <= maxClassWord {
+			l.words |= wordClasses[lower[i:j]]
+			if text[i] >= 'A' && text[i] <= 'Z' && titles[text[i:j]] {
+				l.words |= titleClass
+			}
+		}
+		i = j
+	}
+}
+
+// candidates lists the offsets in the line where a pattern of kind at may
+// start (see canStart); the lists of every kind are made in one pass, once
+// per line. Upper-case and lower-case text agree on the kinds used with
+// lower-cased patterns ('d', 'l').
+func (l *lineInfo) candidates(at byte) []int32 {
+	if !l.listed {
+		l.listed = true
+		for k := range l.starts {
+			l.starts[k] = l.starts[k][:0]
+		}
+		s := l.text
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			wordStart := i == 0 || !isWordByte(s[i-1])
+			digit, upper := isDigitByte(c), c >= 'A' && c <= 'Z'
+			if c == '+' || c == '(' || wordStart && digit {
+				l.starts[4] = append(l.starts[4], int32(i)) // 'p'
+			}
+			if !wordStart {
+				continue
+			}
+			if digit {
+				l.starts[0] = append(l.starts[0], int32(i)) // 'd'
+			}
+			if upper {
+				l.starts[1] = append(l.starts[1], int32(i)) // 'u'
+			}
+			if upper || c >= 'a' && c <= 'z' {
+				l.starts[2] = append(l.starts[2], int32(i)) // 'l'
+			}
+			if digit || upper {
+				l.starts[3] = append(l.starts[3], int32(i)) // 'w'
+			}
+		}
+	}
+	switch at {
+	case 'd':
+		return l.starts[0]
+	case 'u':
+		return l.starts[1]
+	case 'l':
+		return l.starts[2]
+	case 'w':
+		return l.starts[3]
+	case 'p':
+		return l.starts[4]
+	}
+	panic("scrub: unknown start kind " + string(at))
 }
 
 // prefilters of patterns
-func anyOf(subs ...string) func(text, lower string, hasDigit bool) bool {
-	return func(text, _ string, _ bool) bool {
+func anyOf(subs ...string) func(l *lineInfo) bool {
+	return func(l *lineInfo) bool {
 		for _, s := range subs {
-			if strings.Contains(text, s) {
+			if strings.Contains(l.text, s) {
 				return true
 			}
 		}
@@ -292,28 +507,45 @@ func anyOf(subs ...string) func(text, lower string, hasDigit bool) bool {
 	}
 }
 
-func anyLower(subs ...string) func(text, lower string, hasDigit bool) bool {
-	return func(_, lower string, _ bool) bool {
+func anyLower(subs ...string) func(l *lineInfo) bool {
+	return func(l *lineInfo) bool {
 		for _, s := range subs {
-			if strings.Contains(lower, s) {
+			if strings.Contains(l.lower, s) {
 				return true
 			}
 		}
 		return false
 	}
 }
-
-func digits(_, _ string, hasDigit bool) bool { return hasDigit }
 
 // monthWord admits lines with a month name or abbreviation as a word.
-func monthWord(_, lower string, _ bool) bool { return hasWord(lower, monthWords) }
+func monthWord(l *lineInfo) bool { return l.words&monthClass != 0 }
 
 // idWord admits lines with a word that introduces an identifier.
-func idWord(_, lower string, _ bool) bool { return hasWord(lower, idWords) }
+func idWord(l *lineInfo) bool { return l.words&idClass != 0 }
 
 var monthWords = wordSet("jan january feb february mar march apr april may jun june jul july aug august sep sept september oct october nov november dec december")
 
 var idWords = wordSet("mrn record account acct member policy plan license licence passport ssn social id serial vin")
+
+// wordClasses gives the classes of the lower-case words of monthWords and
+// idWords; maxClassWord is the longest of them and of titles.
+var wordClasses, maxClassWord = func() (map[string]uint8, int) {
+	m := map[string]uint8{}
+	n := 0
+	for w := range monthWords {
+		m[w] |= monthClass
+		n = max(n, len(w))
+	}
+	for w := range idWords {
+		m[w] |= idClass
+		n = max(n, len(w))
+	}
+	for w := range titles {
+		n = max(n, len(w))
+	}
+	return m, n
+}()
 
 func wordSet(s string) map[string]bool {
 	m := map[string]bool{}
@@ -323,124 +555,33 @@ func wordSet(s string) map[string]bool {
 	return m
 }
 
-// hasWord reports whether lower holds one of the words (letters only).
-func hasWord(lower string, words map[string]bool) bool {
-	for i := 0; i < len(lower); {
-		for i < len(lower) && !(lower[i] >= 'a' && lower[i] <= 'z') {
-			i++
-		}
-		j := i
-		for j < len(lower) && lower[j] >= 'a' && lower[j] <= 'z' {
-			j++
-		}
-		if j > i && words[lower[i:j]] {
-			return true
-		}
-		i = j
-	}
-	return false
-}
-
 // minRun admits lines with a run of at least n digits.
-func minRun(n int) func(text, lower string, hasDigit bool) bool {
-	return func(text, _ string, hasDigit bool) bool {
-		if !hasDigit {
-			return false
-		}
-		run := 0
-		for i := 0; i < len(text); i++ {
-			if text[i] >= '0' && text[i] <= '9' {
-				run++
-				if run >= n {
-					return true
-				}
-			} else {
-				run = 0
-			}
-		}
-		return false
-	}
+func minRun(n int) func(l *lineInfo) bool {
+	return func(l *lineInfo) bool { return l.maxRun >= n }
 }
 
 // minDigits admits lines with at least n digits.
-func minDigits(n int) func(text, lower string, hasDigit bool) bool {
-	return func(text, _ string, hasDigit bool) bool {
-		if !hasDigit {
-			return false
-		}
-		c := 0
-		for i := 0; i < len(text); i++ {
-			if text[i] >= '0' && text[i] <= '9' {
-				c++
-			}
-		}
-		return c >= n
-	}
+func minDigits(n int) func(l *lineInfo) bool {
+	return func(l *lineInfo) bool { return l.digits >= n }
 }
 
-func ipLike(text, _ string, hasDigit bool) bool { return hasDigit && strings.Count(text, ".") >= 3 }
+func ipLike(l *lineInfo) bool { return l.hasDigit && l.dots >= 3 }
 
-func uuidLike(text, _ string, hasDigit bool) bool { return hasDigit && strings.Count(text, "-") >= 4 }
+func uuidLike(l *lineInfo) bool { return l.hasDigit && l.dashes >= 4 }
 
 // dateSeps admits lines with a digit, a '/', '-' or '.', and a digit.
-func dateSeps(text, _ string, hasDigit bool) bool {
-	if !hasDigit {
-		return false
-	}
-	for i := 1; i+1 < len(text); i++ {
-		c := text[i]
-		if (c == '/' || c == '-' || c == '.') && isDigitByte(text[i-1]) && isDigitByte(text[i+1]) {
-			return true
-		}
-	}
-	return false
-}
+func dateSeps(l *lineInfo) bool { return l.dateSep }
 
 // numThenCap admits lines where a number is followed by a capitalized word.
-func numThenCap(text, _ string, hasDigit bool) bool {
-	if !hasDigit {
-		return false
-	}
-	for i := 0; i+2 < len(text); i++ {
-		if isDigitByte(text[i]) && text[i+1] == ' ' && text[i+2] >= 'A' && text[i+2] <= 'Z' {
-			return true
-		}
-	}
-	return false
-}
+func numThenCap(l *lineInfo) bool { return l.numCap }
 
 // letterDigit admits lines where a lower-case letter is followed by a digit.
-func letterDigit(text, _ string, hasDigit bool) bool {
-	if !hasDigit {
-		return false
-	}
-	for i := 0; i+1 < len(text); i++ {
-		if text[i] >= 'a' && text[i] <= 'z' && isDigitByte(text[i+1]) {
-			return true
-		}
-	}
-	return false
-}
+func letterDigit(l *lineInfo) bool { return l.letDigit }
 
 var titles = wordSet("Mr Mrs Ms Miss Mx Dr Prof Sr Sra Nurse")
 
 // titleWord admits lines with a title word (case as written).
-func titleWord(text, _ string, _ bool) bool {
-	for i := 0; i < len(text); {
-		for i < len(text) && !isASCIILetter(text[i]) {
-			i++
-		}
-		j := i
-		for j < len(text) && isASCIILetter(text[j]) {
-			j++
-		}
-		if j > i && titles[text[i:j]] {
-			return true
-		}
-		i = j
-	}
-	return false
-}
+func titleWord(l *lineInfo) bool { return l.words&titleClass != 0 }
 
 func isDigitByte(c byte) bool { return c >= '0' && c <= '9' }
 
@@ -459,6 +600,7 @@ func (s *Scrubber) Scrub(text string, id *Identity) Result {
 		}
 	}
 	lowerAll := asciiLower(text)
+	li := &lineInfo{}
 	// Patterns never span lines: each runs only on the lines its prefilter
 	// admits, which keeps the regular expressions off most of a long note.
 	for ls := 0; ls < len(text); {
@@ -469,9 +611,10 @@ func (s *Scrubber) Scrub(text string, id *Identity) Result {
 			le += ls
 		}
 		line, lower := text[ls:le], lowerAll[ls:le]
-		hasDigit := strings.ContainsAny(line, "0123456789")
-		for _, p := range patterns {
-			if !p.need(line, lower, hasDigit) {
+		li.measure(line, lower)
+		for pi := range patterns {
+			p := &patterns[pi]
+			if !p.need(li) {
 				continue
 			}
 			in := line
@@ -496,15 +639,15 @@ func (s *Scrubber) Scrub(text string, id *Identity) Result {
 				}
 				continue
 			}
-			for i := 0; i < len(in); i++ {
-				if !canStart(p.at, in, i) || p.start != nil && !p.start(in, i) {
+			next := 0
+			for _, c := range li.candidates(p.at) {
+				i := int(c)
+				if i < next || p.start != nil && !p.start(in, i) {
 					continue
 				}
 				if m := p.anchored.FindStringSubmatchIndex(in[i:]); m != nil {
 					found(m, i)
-					if m[1] > 0 {
-						i += m[1] - 1
-					}
+					next = i + max(m[1], 1)
 				}
 			}
 		}
@@ -512,7 +655,7 @@ func (s *Scrubber) Scrub(text string, id *Identity) Result {
 	}
 	s.dictionaryNames(text, add)
 	if id != nil {
-		identitySpans(text, id, add)
+		identitySpans(text, lowerAll, id, add)
 	}
 	spans = merge(spans, text)
 	extendNames(spans, text)
@@ -589,12 +732,20 @@ func (s *Scrubber) dictionaryNames(text string, add func(a, b int, t string)) {
 			k++
 		}
 		if unicode.IsUpper(r) && len(word) > 1 {
-			lw := strings.ToLower(word)
-			upper := strings.ToUpper(word) == word
-			if (s.names[lw] || s.ambiguous[lw] && !sentenceStart(text, i)) && !stopWords[lw] && !upper {
+			var buf [32]byte
+			var known, amb, stop bool
+			lb, upper, ok := asciiWordLower(word, buf[:])
+			if ok {
+				known, amb, stop = s.names[string(lb)], s.ambiguous[string(lb)], stopWords[string(lb)]
+			} else {
+				lw := strings.ToLower(word)
+				upper = strings.ToUpper(word) == word
+				known, amb, stop = s.names[lw], s.ambiguous[lw], stopWords[lw]
+			}
+			if (known || amb && !sentenceStart(text, i)) && !stop && !upper {
 				add(i, k, Name)
 				lastEnd = k
-			} else if lastEnd >= 0 && onlySpaces(text[lastEnd:i]) && !stopWords[lw] && !upper {
+			} else if lastEnd >= 0 && onlySpaces(text[lastEnd:i]) && !stop && !upper {
 				add(i, k, Name) // "Maria Okonkwo": family name after a known given name
 				lastEnd = -1
 			} else {
@@ -605,6 +756,29 @@ func (s *Scrubber) dictionaryNames(text string, add func(a, b int, t string)) {
 		}
 		i = k
 	}
+}
+
+// asciiWordLower lower-cases a short ASCII word into buf (so map lookups
+// need no allocation), and says whether the word has no lower-case letter;
+// ok is false for a word that is not ASCII or longer than buf.
+func asciiWordLower(word string, buf []byte) (lower []byte, upper, ok bool) {
+	if len(word) > len(buf) {
+		return nil, false, false
+	}
+	upper = true
+	for i := 0; i < len(word); i++ {
+		c := word[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			return nil, false, false
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c >= 'a' && c <= 'z':
+			upper = false
+		}
+		buf[i] = c
+	}
+	return buf[:len(word)], upper, true
 }
 
 // sentenceStart reports whether the word at i begins a line or sentence.
@@ -628,8 +802,8 @@ func onlySpaces(s string) bool {
 }
 
 // identitySpans marks the patient's own identifiers wherever they appear.
-func identitySpans(text string, id *Identity, add func(a, b int, t string)) {
-	lower := asciiLower(text)
+// lower is asciiLower(text).
+func identitySpans(text, lower string, id *Identity, add func(a, b int, t string)) {
 	for _, n := range id.Names {
 		base := asciiLower(strings.TrimRightFunc(strings.TrimSpace(n), unicode.IsDigit))
 		if len(base) < 2 {
@@ -780,24 +954,7 @@ func dateSpellings(d CalendarDate) []string {
 	}
 }
 
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b []byte
-	neg := i < 0
-	if neg {
-		i = -i
-	}
-	for i > 0 {
-		b = append([]byte{byte('0' + i%10)}, b...)
-		i /= 10
-	}
-	if neg {
-		b = append([]byte{'-'}, b...)
-	}
-	return string(b)
-}
+func itoa(i int) string { return strconv.Itoa(i) }
 
 func pad2(i int) string {
 	if i < 10 {
@@ -816,11 +973,11 @@ func merge(spans []Span, text string) []Span {
 	if len(spans) == 0 {
 		return nil
 	}
-	sort.Slice(spans, func(i, j int) bool {
-		if spans[i].Start != spans[j].Start {
-			return spans[i].Start < spans[j].Start
+	slices.SortFunc(spans, func(a, b Span) int {
+		if a.Start != b.Start {
+			return a.Start - b.Start
 		}
-		return spans[i].End > spans[j].End
+		return b.End - a.End
 	})
 	out := []Span{spans[0]}
 	for _, s := range spans[1:] {
