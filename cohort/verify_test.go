@@ -13,31 +13,32 @@ func TestVerifyDatasetDetects(t *testing.T) {
 		damage func(t *testing.T, st *Store, p *Published)
 		file   string
 		check  string
+		quick  string // what CheckDataset, which does not read the bytes, finds
 	}{
 		{"flipped byte", func(t *testing.T, st *Store, p *Published) {
 			damage(t, st.Path(fileByPath(p, target).CID), func(b []byte) []byte { b[100] ^= 0x01; return b })
-		}, target, "cid"},
+		}, target, "cid", ""},
 		{"truncated", func(t *testing.T, st *Store, p *Published) {
 			damage(t, st.Path(fileByPath(p, target).CID), func(b []byte) []byte { return b[:len(b)-10] })
-		}, target, "size"},
+		}, target, "size", "size"},
 		{"missing", func(t *testing.T, st *Store, p *Published) {
 			os.Remove(st.Path(fileByPath(p, target).CID))
-		}, target, "missing"},
+		}, target, "missing", "missing"},
 		{"swapped for a file of the same size", func(t *testing.T, st *Store, p *Published) {
 			// Other bytes of exactly the same size in the file's place.
 			f := fileByPath(p, target)
 			other := randomBytes(int(f.Size), 9)
 			damage(t, st.Path(f.CID), func([]byte) []byte { return other })
-		}, target, "cid"},
+		}, target, "cid", "schema"}, // random bytes are no Parquet file
 		{"chunk digest changed", func(t *testing.T, st *Store, p *Published) {
 			damage(t, st.chunksPath(fileByPath(p, target).CID), func(b []byte) []byte { b[len(b)-5] ^= 0x10; return b })
-		}, target, "chunk list"},
+		}, target, "chunk list", "chunk list"},
 		{"policy changed", func(t *testing.T, st *Store, p *Published) {
 			damage(t, st.Path(p.Manifest.Deid.Policy.CID), func(b []byte) []byte { return append(b, '\n') })
-		}, "policy.yaml", "size"},
+		}, "policy.yaml", "size", "size"},
 		{"manifest signature", func(t *testing.T, st *Store, p *Published) {
 			damage(t, st.manifestPath(p.CID), func(b []byte) []byte { b[len(b)-3] ^= 0x01; return b })
-		}, "manifest", "signature"},
+		}, "manifest", "signature", "signature"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := newStore(t)
@@ -55,6 +56,16 @@ func TestVerifyDatasetDetects(t *testing.T) {
 			}
 			if probs[0].File != tc.file || probs[0].Check != tc.check || !strings.HasPrefix(probs[0].String(), tc.file+": ") {
 				t.Errorf("problem = %q (check %q), want file %s, check %s", probs[0], probs[0].Check, tc.file, tc.check)
+			}
+			quick, err := CheckDataset(t.Context(), st, p.CID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case tc.quick == "" && len(quick) != 0:
+				t.Errorf("CheckDataset found %v in what it does not read", quick)
+			case tc.quick != "" && (len(quick) != 1 || quick[0].File != tc.file || quick[0].Check != tc.quick):
+				t.Errorf("CheckDataset found %v, want %s: %s", quick, tc.file, tc.quick)
 			}
 		})
 	}

@@ -146,8 +146,8 @@ func (n *Node) Wait(ctx context.Context, id string) (Job, error) {
 
 // runFetch downloads the files of e the store lacks, from the publisher,
 // DHT providers of the manifest and its files, and peers that hold copies,
-// in up to three rounds of provider discovery; then it verifies the dataset
-// and provides it (this node becomes a mirror).
+// in up to three rounds of provider discovery; then it checks the dataset
+// ([cohort.CheckDataset]) and provides it (this node becomes a mirror).
 func (n *Node) runFetch(ctx context.Context, j *Job, e cohort.Entry) error {
 	m := e.Manifest
 	var files []p2p.File
@@ -219,7 +219,10 @@ func (n *Node) runFetch(ctx context.Context, j *Job, e cohort.Entry) error {
 	if last != nil {
 		return last
 	}
-	probs, err := cohort.VerifyDataset(ctx, n.store, e.CID)
+	// Every file entered the store hashed (chunk by chunk against a chain
+	// ending in its CID, or at import): check the rest without reading the
+	// bytes again.
+	probs, err := cohort.CheckDataset(ctx, n.store, e.CID)
 	if err != nil {
 		return err
 	}
