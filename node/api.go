@@ -116,7 +116,7 @@ func (n *Node) APIToken() string { return n.token }
 //	GET    /api/v1/fetch/{job}           one job with progress
 //	POST   /api/v1/query                 query.QueryHandler
 //	POST   /api/v1/aggregate             query.AggregateRequest, sent to every hospital -> query.Combined; ?local=1: this node's signed answer
-//	GET    /api/v1/ae/signals            query.SignalsHandler over the local datasets; ?federated=1: pooled signed counts of every hospital ({"signals", "problems"})
+//	GET    /api/v1/ae/signals            query.SignalsHandler over the local datasets; ?federated=1: pooled signed counts of every hospital ({"signals", "warnings", "problems"})
 //	GET    /api/v1/ledger/checkpoint     {"checkpoint", "size", "split_views"}
 //	GET    /api/v1/ledger/entries        ?from= &limit= (default 100)
 //	GET    /api/v1/access/requests       requests for this node's datasets without a live grant
@@ -738,7 +738,7 @@ func (n *Node) signalsHandler() http.Handler {
 			}
 			cfg.Seed = v
 		}
-		sig, problems, err := n.AESignals(r.Context(), cfg, minCount, q.Get("drug"), q.Get("event"))
+		sig, warnings, problems, err := n.AESignals(r.Context(), cfg, minCount, q.Get("drug"), q.Get("event"))
 		if err != nil {
 			apiError(w, 400, err)
 			return
@@ -746,6 +746,6 @@ func (n *Node) signalsHandler() http.Handler {
 		if sig == nil {
 			sig = []query.Signal{}
 		}
-		writeJSON(w, 200, map[string]any{"signals": sig, "problems": problems})
+		writeJSON(w, 200, map[string]any{"signals": sig, "warnings": warnings, "problems": problems})
 	})
 }

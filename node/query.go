@@ -247,16 +247,23 @@ func (n *Node) askAE(ctx context.Context, id peer.ID, cfg query.SignalConfig) (*
 	if a.Peer != id.String() {
 		return nil, errors.New("answer signed by another peer")
 	}
+	if want, _ := cfg.Method(); a.Method != want {
+		return nil, fmt.Errorf("answer counted by method %q, asked %q", a.Method, want)
+	}
 	return a, nil
 }
 
 // AESignals pools every hospital's adverse-event answer ([Node.AEAnswers])
-// and computes the signals. It also returns the institutions that did not
-// answer or whose answers were rejected, with why.
-func (n *Node) AESignals(ctx context.Context, cfg query.SignalConfig, minCount int64, drug, event string) ([]query.Signal, []string, error) {
+// and computes the signals. It also returns the pooled answers' warnings
+// ([query.AEWarnings]) and the institutions that did not answer or whose
+// answers were rejected, with why. An unknown cfg.Source is an error.
+func (n *Node) AESignals(ctx context.Context, cfg query.SignalConfig, minCount int64, drug, event string) (sig []query.Signal, warnings, problems []string, err error) {
+	if _, err := cfg.Method(); err != nil {
+		return nil, nil, nil, err
+	}
 	answers, problems := n.AEAnswers(ctx, cfg)
 	sig, rejected := query.PooledSignals(answers, minCount, drug, event)
-	return sig, append(problems, rejected...), nil
+	return sig, query.AEWarnings(answers), append(problems, rejected...), nil
 }
 
 // Aggregate sends req to every member with the hospital role (this node

@@ -179,6 +179,31 @@ func sortedPairs(m map[Pair]pairCell) []Pair {
 	return ps
 }
 
+// AEWarnings returns the distinct warnings of the answers that verify, in
+// answer order: what [PooledSignals] puts in each signal's Warning, as
+// lines.
+func AEWarnings(answers []*AEAnswer) []string {
+	var ok []*AEAnswer
+	for _, a := range answers {
+		if a.Verify() == nil {
+			ok = append(ok, a)
+		}
+	}
+	return warningsOf(ok)
+}
+
+func warningsOf(answers []*AEAnswer) []string {
+	var out []string
+	for _, a := range answers {
+		for _, w := range a.Warnings {
+			if !slices.Contains(out, w) {
+				out = append(out, w)
+			}
+		}
+	}
+	return out
+}
+
 // ErrMixedMethods says adverse-event answers were counted by different
 // methods ([AEAnswer.Method]), whose tables cannot be added up: ask every
 // institution again with one source.
@@ -216,15 +241,7 @@ func PooledSignals(answers []*AEAnswer, minCount int64, drug, event string) (sig
 		}
 		return nil, rejected
 	}
-	var warnings []string
-	for _, a := range ok {
-		for _, w := range a.Warnings {
-			if !slices.Contains(warnings, w) {
-				warnings = append(warnings, w)
-			}
-		}
-	}
-	warning := strings.Join(warnings, "; ")
+	warning := strings.Join(warningsOf(ok), "; ")
 	pairs := map[Pair]bool{}
 	names := map[string]string{}
 	index := make([]map[Pair]AEPair, len(ok))
