@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -81,7 +82,7 @@ type run struct {
 	customHier map[string]bool
 	cats       catalog
 	idents     *identFile // identifiers for scrubbing notes (nil without notes)
-	scrubbed   []string   // the current batch's scrubbed text (see scrubBatch)
+	progressMu sync.Mutex
 	kres       *Result
 	qis        []string
 	report     *Report
@@ -89,8 +90,7 @@ type run struct {
 	scrubber   *scrub.Scrubber
 	conds      codeCounter
 	drugs      codeCounter
-	yearMin    int32
-	yearMax    int32
+	years      yearRange
 	log        *slog.Logger
 }
 
@@ -195,22 +195,15 @@ func Run(ctx context.Context, exp source.Export, out string, cfg Config) (*Repor
 		return nil, err
 	}
 	r.log.Info("deid: table written", "table", source.Person, "rows", r.tables[source.Person].RowsOut, "seconds", since(start))
-	for _, t := range exp.Tables() {
-		if t == source.Person || source.Schema(t) == nil {
-			continue
-		}
-		start := time.Now()
-		if err := r.writeTable(ctx, tmp, t); err != nil {
-			return nil, err
-		}
-		r.log.Info("deid: table written", "table", t, "rows", r.tables[t].RowsOut, "seconds", since(start))
+	if err := r.writeTables(ctx, tmp); err != nil {
+		return nil, err
 	}
 	if u := exp.Unmapped(); len(u) > 0 {
 		r.report.Source.Unmapped = u
 	}
 	r.report.Summary.Conditions = r.conds.top(TopCodes)
 	r.report.Summary.Drugs = r.drugs.top(TopCodes)
-	r.report.Summary.YearMin, r.report.Summary.YearMax = r.yearMin, r.yearMax
+	r.report.Summary.YearMin, r.report.Summary.YearMax = r.years.min, r.years.max
 	for _, p := range r.persons {
 		if p.status == kept {
 			r.report.Summary.Persons++
@@ -428,12 +421,42 @@ func leadingInt(s string) (int32, bool) {
 	return int32(v), true
 }
 
-func (r *run) noteYear(y int32) {
-	if r.yearMin == 0 || y < r.yearMin {
-		r.yearMin = y
+// progress reports rows read to cfg.Progress, one call at a time.
+func (r *run) progress(table string, rows int64) {
+	if r.cfg.Progress == nil {
+		return
 	}
-	if y > r.yearMax {
-		r.yearMax = y
+	r.progressMu.Lock()
+	defer r.progressMu.Unlock()
+	r.cfg.Progress(table, rows)
+}
+
+// yearRange is the range of calendar years published.
+type yearRange struct{ min, max int32 }
+
+func (yr *yearRange) note(y int32) {
+	if yr.min == 0 || y < yr.min {
+		yr.min = y
+	}
+	if y > yr.max {
+		yr.max = y
+	}
+}
+
+// join widens yr to cover o.
+func (yr *yearRange) join(o yearRange) {
+	if o.min != 0 {
+		yr.note(o.min)
+		yr.note(o.max)
+	}
+}
+
+// noteOf notes the year of a published date value of column c.
+func (yr *yearRange) noteOf(c outColumn, v int32) {
+	if c.tr == Year {
+		yr.note(v)
+	} else {
+		yr.note(yearOf(v))
 	}
 }
 
@@ -583,19 +606,11 @@ func (r *run) personValue(b array.Builder, c outColumn, p *person) {
 			v, ok := r.dateValue(c.tr, p, p.death)
 			appendDate(b, c, v, ok)
 			if ok && c.tr != Day {
-				r.noteYearOf(c, v)
+				r.years.noteOf(c, v)
 			}
 			return
 		}
 		b.AppendNull()
-	}
-}
-
-func (r *run) noteYearOf(c outColumn, v int32) {
-	if c.tr == Year {
-		r.noteYear(v)
-	} else {
-		r.noteYear(yearOf(v))
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/cohortnet/cohortnet/internal/datadir"
 )
@@ -21,6 +22,7 @@ import (
 // run over the same export gives the same ids. File format: one mapping per
 // line, the Go-quoted source id, a tab, the surrogate.
 type surrogates struct {
+	mu    sync.Mutex // tables are written at the same time
 	path  string
 	m     map[string]string
 	used  map[string]bool
@@ -58,6 +60,8 @@ func loadSurrogates(dir, domain string) (*surrogates, error) {
 // get returns the surrogate of a source id, making a new random one if the
 // id has none.
 func (s *surrogates) get(src string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if v, ok := s.m[src]; ok {
 		return v, nil
 	}

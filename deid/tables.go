@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -15,10 +16,97 @@ import (
 	"github.com/cohortnet/cohortnet/deid/source"
 )
 
+// tablesAtOnce is how many tables writeTables works on at the same time.
+// A table is a pipeline of three goroutines (parse, de-identify, encode)
+// whose slowest stage sets its pace; two tables at once keep the cores busy
+// where one would leave them waiting on that stage.
+const tablesAtOnce = 2
+
+// writeTables writes every table other than person, tablesAtOnce at a time,
+// largest work first as the export lists them. Each table's files are the
+// same whatever runs beside it; the report lists them in table order.
+func (r *run) writeTables(ctx context.Context, root string) error {
+	var tables []string
+	for _, t := range r.exp.Tables() {
+		if t != source.Person && source.Schema(t) != nil {
+			tables = append(tables, t)
+			r.tables[t] = &TableReport{Columns: map[string]Transform{}}
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	states := make([]*tableState, len(tables))
+	errs := make([]error, len(tables))
+	sem := make(chan struct{}, tablesAtOnce)
+	var wg sync.WaitGroup
+	for i, t := range tables {
+		sem <- struct{}{}
+		if ctx.Err() != nil {
+			<-sem
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			start := time.Now()
+			states[i] = &tableState{keyed: newKeyed(r.cfg.Key)}
+			if errs[i] = r.writeTable(ctx, root, t, states[i]); errs[i] != nil {
+				cancel()
+				return
+			}
+			r.log.Info("deid: table written", "table", t, "rows", r.tables[t].RowsOut, "seconds", since(start))
+		}()
+	}
+	wg.Wait()
+	// the first failure in table order that is not another table's
+	// cancellation
+	var first error
+	for _, err := range errs {
+		if err != nil && (first == nil || errors.Is(first, context.Canceled) && !errors.Is(err, context.Canceled)) {
+			first = err
+		}
+	}
+	if first != nil {
+		return first
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, st := range states {
+		r.report.Files = append(r.report.Files, st.files...)
+		r.years.join(st.years)
+	}
+	return nil
+}
+
+// tableState is what one table's writer keeps to itself, so tables can be
+// written at the same time.
+type tableState struct {
+	keyed    *keyed
+	scrubbed []string // the current batch's scrubbed text (see scrubBatch)
+	years    yearRange
+	files    []FileEntry
+	// the last source visit id pseudonymized and its pseudonym (rows of
+	// one visit come together)
+	lastVisit   []byte
+	lastVisitID [pseudonymChars]byte
+	hasLast     bool
+}
+
+// visitPseudonym appends the pseudonym of source visit id v.
+func (ts *tableState) visitPseudonym(b array.Builder, v string) {
+	if !ts.hasLast || string(ts.lastVisit) != v {
+		pseudonymEncoding.Encode(ts.lastVisitID[:], ts.keyed.sum("visit", v)[:pseudonymBytes])
+		ts.lastVisit = append(ts.lastVisit[:0], v...)
+		ts.hasLast = true
+	}
+	b.(*array.StringBuilder).BinaryBuilder.Append(ts.lastVisitID[:])
+}
+
 // writeTable streams one table other than person, batch by batch.
-func (r *run) writeTable(ctx context.Context, root, table string) error {
-	tr := &TableReport{Columns: map[string]Transform{}}
-	r.tables[table] = tr
+func (r *run) writeTable(ctx context.Context, root, table string, ts *tableState) error {
+	tr := r.tables[table]
 	spec := r.outColumns(table, tr)
 	w, err := newTableWriter(root, table, outSchema(spec), r.cfg.RowGroupRows, r.cfg.RowsPerFile)
 	if err != nil {
@@ -70,7 +158,7 @@ func (r *run) writeTable(ctx context.Context, root, table string) error {
 			cn, _ = c.str(nameCol)
 		}
 		n := int(rec.NumRows())
-		if r.scrubbed, err = r.scrubBatch(spec, srcCols, pids, n); err != nil {
+		if ts.scrubbed, err = r.scrubBatch(spec, srcCols, pids, n); err != nil {
 			return fmt.Errorf("%s: %w", table, err)
 		}
 		for i := 0; i < n; i++ {
@@ -85,7 +173,7 @@ func (r *run) writeTable(ctx context.Context, root, table string) error {
 				continue
 			}
 			for ci, col := range spec {
-				if err := r.cell(w.bld.Field(ci), col, srcCols[ci], i, p); err != nil {
+				if err := r.cell(ts, w.bld.Field(ci), col, srcCols[ci], i, p); err != nil {
 					return fmt.Errorf("%s row %d column %s: %w", table, tr.RowsIn, col.src, err)
 				}
 			}
@@ -96,9 +184,7 @@ func (r *run) writeTable(ctx context.Context, root, table string) error {
 				return err
 			}
 		}
-		if r.cfg.Progress != nil {
-			r.cfg.Progress(table, tr.RowsIn)
-		}
+		r.progress(table, tr.RowsIn)
 	}
 	if err := rd.Err(); err != nil {
 		return fmt.Errorf("read %s: %w", table, err)
@@ -109,12 +195,12 @@ func (r *run) writeTable(ctx context.Context, root, table string) error {
 	}
 	ok = true
 	tr.RowsOut = w.totalRows
-	r.report.Files = append(r.report.Files, files...)
+	ts.files = files
 	return nil
 }
 
 // cell appends one output value.
-func (r *run) cell(b array.Builder, col outColumn, a arrow.Array, i int, p *person) error {
+func (r *run) cell(ts *tableState, b array.Builder, col outColumn, a arrow.Array, i int, p *person) error {
 	if col.name == "person_id" {
 		appendID(b, p)
 		return nil
@@ -142,15 +228,15 @@ func (r *run) cell(b array.Builder, col outColumn, a arrow.Array, i int, p *pers
 			appendStr(b, id, false)
 			return nil
 		}
-		appendStr(b, r.keyed.pseudonym("visit", v), false)
+		ts.visitPseudonym(b, v)
 		return nil
 	case Scrub:
 		s, ok := a.(*array.String)
 		if !ok {
 			return fmt.Errorf("want string, have %s", a.DataType())
 		}
-		if r.scrubbed != nil {
-			appendStr(b, r.scrubbed[i], false)
+		if ts.scrubbed != nil {
+			appendStr(b, ts.scrubbed[i], false)
 			return nil
 		}
 		id, _, err := r.identity(p, nil)
@@ -169,7 +255,7 @@ func (r *run) cell(b array.Builder, col outColumn, a arrow.Array, i int, p *pers
 		v, ok := r.dateValue(col.tr, p, int32(d.Value(i)))
 		appendDate(b, col, v, ok)
 		if ok && col.tr != Day {
-			r.noteYearOf(col, v)
+			ts.years.noteOf(col, v)
 		}
 		return nil
 	}

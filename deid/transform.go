@@ -13,8 +13,12 @@ import (
 // file names, SQL literals and URLs.
 var pseudonymEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
-// pseudonymBytes is how much of the HMAC an id keeps: 120 bits, 24 characters.
-const pseudonymBytes = 15
+// pseudonymBytes is how much of the HMAC an id keeps: 120 bits,
+// pseudonymChars characters.
+const (
+	pseudonymBytes = 15
+	pseudonymChars = 24
+)
 
 // keyed derives values from the de-identification key. Domain labels keep
 // the person pseudonym, the visit pseudonym and the date shift independent.
