@@ -107,7 +107,7 @@ func TestServedAPIAndDashboard(t *testing.T) {
 	}
 
 	var sig []map[string]any
-	if code := call(t, "GET", "ae/signals?source=exposures&min_count=5", "", &sig); code != 200 {
+	if code := call(t, "GET", "ae/signals?source=self-controlled&min_count=5", "", &sig); code != 200 {
 		t.Fatalf("signals: %d", code)
 	}
 	flagged := map[string]bool{}

@@ -71,6 +71,7 @@ type Result struct {
 	Denied     []Denied     `json:"denied"`
 	Query      *QueryResult `json:"query"`
 	Signals    []Signal     `json:"signals"`     // the pooled signals flagged by Evans, most cases first
+	SignalsBy  string       `json:"signals_by"`  // the method that counted them (query.SourceSelfControlled)
 	Planted    []Planted    `json:"planted"`     // every planted pair and whether it came out flagged
 	LedgerSize uint64       `json:"ledger_size"` // entries in the log at the end
 	Checkpoint string       `json:"checkpoint"`  // the researcher's latest cosigned checkpoint (note text)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cohortnet/cohortnet/cohort"
 	"github.com/cohortnet/cohortnet/node/web"
+	"github.com/cohortnet/cohortnet/query"
 )
 
 // The one demo every test of the package shares, started in TestMain with
@@ -110,6 +111,11 @@ func TestPlantedSignalsFlagged(t *testing.T) {
 	if len(r.Planted) == 0 {
 		t.Fatal("no planted pairs")
 	}
+	// The hospitals' datasets are expert mode: the agency counts
+	// self-controlled, not by exposures, which overstates there.
+	if r.SignalsBy != query.SourceSelfControlled {
+		t.Errorf("signals counted by %q, want %q", r.SignalsBy, query.SourceSelfControlled)
+	}
 	for _, p := range r.Planted {
 		if !p.Flagged {
 			t.Errorf("planted %s → %s not flagged (a=%d)", p.DrugName, p.EventName, p.A)
@@ -187,7 +193,7 @@ func TestAuditTrail(t *testing.T) {
 
 func TestStoryText(t *testing.T) {
 	s := story.String()
-	for _, want := range []string{"published hospital-a/synthetic-ehr", "refused research-lab's fetch", "planted", "the ledger holds"} {
+	for _, want := range []string{"published hospital-a/synthetic-ehr", "refused research-lab's fetch", "planted", "the ledger holds", "method self-controlled"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("the story does not say %q", want)
 		}
