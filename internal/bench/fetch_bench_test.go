@@ -30,9 +30,10 @@ const bareProtocol = "/cohortnet/bench/bare/1.0.0"
 //
 //   - bare: one libp2p stream copying the file from the provider's disk into
 //     a file on the receiver, synced (the baseline);
-//   - fetch: [p2p.Fetch] from one provider (4 MiB chunks, each verified,
-//     written at its offset, the whole file checked against its CID, synced,
-//     renamed into place);
+//   - fetch: [p2p.Fetch] from one provider (4 MiB chunks, each verified
+//     as it arrives against the manifest's chained digests, which also
+//     proves the whole file matches its CID without a second pass; written
+//     at its offset, synced, renamed into place);
 //   - fetch2: the same from two providers at once.
 //
 // It reports MB/s of each, the ratios to bare, and CPU seconds per GiB.
