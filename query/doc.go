@@ -30,11 +30,12 @@
 //
 // On expert-mode datasets (dates shifted per person) exposures overstates
 // disproportionality, because sampled calendar index days do not line up
-// with shifted timelines: use self-controlled there. Counts by exposures
-// over an expert-mode dataset carry a warning ([WarnExposuresExpert]);
-// self-controlled compares days within one person's record only, so it
-// gives the same answer on limited, expert and safe-harbor-with-intervals
-// datasets. Federated answers ([AEAnswer]) name their method under their
+// with shifted timelines: use self-controlled there. The same holds for
+// safe-harbor datasets with intervals, whose days count from each person's
+// first record. Counts by exposures over such datasets carry a warning
+// ([WarnExposuresShifted]). Self-controlled compares days within one
+// person's record only, so it gives the same answer on limited, expert and
+// safe-harbor-with-intervals datasets. Federated answers ([AEAnswer]) name their method under their
 // signature, and answers of different methods are not pooled.
 //
 // The statistics of adverse-event signals are in the pure-Go sub-package

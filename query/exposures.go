@@ -21,10 +21,27 @@ import (
 // (a + b) windows.
 const ControlWindows = 2
 
-// WarnExposuresExpert is what the warning of [SourceExposures] counts over
-// an expert-mode dataset says, after the dataset's name.
-const WarnExposuresExpert = "expert mode (dates shifted per person): the exposures method overstates disproportionality there, " +
+// WarnExposuresShifted is what the warning of [SourceExposures] counts
+// over a dataset whose timelines are shifted per person says, after the
+// dataset's name and its kind of dates: expert mode (dates shifted by a
+// secret offset per person) or safe-harbor with intervals (days since each
+// person's first record). Over synth's planted pairs (RR 4, 3, 2.5) the
+// method gave PRRs of 9.0, 7.3, 4.6 on expert-mode and 12-14 on
+// safe-harbor-with-intervals data, and 4.2, 3.2, 2.6 on real dates.
+const WarnExposuresShifted = "the exposures method overstates disproportionality there, " +
 	"because sampled calendar index days do not line up with shifted timelines; use source self-controlled"
+
+// shiftedTimelines says how a dataset's day numbers are shifted per person,
+// or "" when they are calendar days.
+func shiftedTimelines(d Dataset) string {
+	switch {
+	case d.Mode == ModeExpert || d.Mode == "":
+		return "expert mode (dates shifted per person)"
+	case d.Union() == UnionDays:
+		return "safe-harbor with intervals (days since each person's first record)"
+	}
+	return ""
+}
 
 // dayExpr is the SQL for a table's day number of a date column ("drug_exposure_start"),
 // or "" when the dataset has only years.
@@ -116,8 +133,8 @@ func (e *Engine) exposureCounts(ctx context.Context, d Dataset, method string, c
 		return c, nil
 	}
 	cohortCounts(c, x, w, cfg.seed())
-	if d.Mode == ModeExpert || d.Mode == "" {
-		c.Warnings = append(c.Warnings, d.Name+": "+WarnExposuresExpert)
+	if how := shiftedTimelines(d); how != "" {
+		c.Warnings = append(c.Warnings, d.Name+": "+how+": "+WarnExposuresShifted)
 	}
 	return c, nil
 }

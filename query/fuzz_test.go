@@ -173,7 +173,7 @@ func FuzzAEAnswer(f *testing.F) {
 		Method: SourceSelfControlled, MinCell: 5, N: v(900), Drugs: map[string]*int64{"D1": v(40), "D2": nil},
 		Pairs: []AEPair{{Pair: Pair{"D1", "E1"}, A: v(12), EventTotal: v(15)}, {Pair: Pair{"D2", "E1"}, A: nil, EventTotal: v(6)}}})
 	ex := sign(&AEAnswer{Institution: "hospital-b", Peer: pid, Config: SignalConfig{Source: SourceExposures}, Method: SourceExposures,
-		Warnings: []string{"hospital-b/x: " + WarnExposuresExpert}, MinCell: 5, N: v(900), Drugs: map[string]*int64{"D1": v(40)},
+		Warnings: []string{"hospital-b/x: expert mode: " + WarnExposuresShifted}, MinCell: 5, N: v(900), Drugs: map[string]*int64{"D1": v(40)},
 		Pairs: []AEPair{{Pair: Pair{"D1", "E1"}, A: v(12), EventTotal: v(30)}}})
 	orig, _ := json.Marshal(a)
 	f.Add(string(orig))

@@ -141,7 +141,7 @@ func AggregateHandler(answerer func() *Answerer) http.Handler {
 // window, seed (exposures), drug, event, min_count, quarter; JSON (or CSV by
 // Accept) out, computed over the local datasets. Datasets left out are
 // named in the Cohortnet-Skipped header; warnings (see
-// [WarnExposuresExpert]) in each signal's warning field and the
+// [WarnExposuresShifted]) in each signal's warning field and the
 // Cohortnet-Warning header.
 func SignalsHandler(engine func() *Engine) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -23,7 +23,7 @@ const (
 	// at their first exposure against unexposed persons indexed at days
 	// sampled from the exposed ones' (see [Engine.Counts]). Right on real
 	// dates; on expert-mode datasets it overstates disproportionality (see
-	// [WarnExposuresExpert]).
+	// [WarnExposuresShifted]).
 	SourceExposures = "exposures"
 	// SourceSelfControlled compares each exposed person's risk window after
 	// their first exposure with their own control windows, over
@@ -154,7 +154,7 @@ type Counts struct {
 	// Skipped lists datasets left out, with why.
 	Skipped []string
 	// Warnings say why the counts may mislead, one line per dataset
-	// naming it (see [WarnExposuresExpert]).
+	// naming it (see [WarnExposuresShifted]).
 	Warnings []string
 }
 
@@ -322,8 +322,9 @@ func (e *Engine) selectDatasets(cfg SignalConfig) ([]Dataset, error) {
 // event in the same days after their drawn index, d = unexposed without;
 // N is the persons. Drawn days are calendar days, so this compares like
 // with like only on real dates: over an expert-mode dataset, whose dates
-// are shifted by a secret offset per person, Warnings says so
-// ([WarnExposuresExpert]).
+// are shifted by a secret offset per person, or a safe-harbor dataset with
+// intervals, whose days count from each person's first record, Warnings
+// says so ([WarnExposuresShifted]).
 //
 // Self-controlled: every exposed person is their own comparator. They count
 // if their first record of any kind (visit, condition, drug, measurement,

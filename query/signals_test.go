@@ -166,7 +166,8 @@ func exposureOracle(f *fixture, method string, day func(person string, d time.Ti
 // site (calendar days) and the safe-harbor site with intervals (days since
 // the first record); the safe-harbor site with years is skipped; counting
 // is reproducible, and only the exposures method depends on the seed; the
-// planted pair is flagged; exposures over the expert site warns.
+// planted pair is flagged; exposures warns over the expert site and the
+// safe-harbor site with intervals (timelines shifted per person).
 func TestExposureCountsIndependent(t *testing.T) {
 	e, ds, fx := openThree(t, 150)
 	epochDay := func(_ string, d time.Time) int64 { return d.Unix() / 86400 }
@@ -228,16 +229,18 @@ func TestExposureCountsIndependent(t *testing.T) {
 			if method == SourceExposures && differ == 0 || method == SourceSelfControlled && differ != 0 {
 				t.Errorf("%s: another seed changed a + c of %d pairs", method, differ)
 			}
-			// The expert site warns under exposures, naming itself; the
-			// warning reaches every signal.
+			// Under exposures the expert site and the site with
+			// intervals warn, each naming itself; the warnings reach
+			// every signal.
 			sig := Signals(c, 3, "", "")
 			switch method {
 			case SourceExposures:
-				if len(c.Warnings) != 1 || !strings.HasPrefix(c.Warnings[0], ds[0].Name+": ") || !strings.Contains(c.Warnings[0], "self-controlled") {
-					t.Errorf("warnings %q, want one for %s", c.Warnings, ds[0].Name)
+				if len(c.Warnings) != 2 || !strings.HasPrefix(c.Warnings[0], ds[0].Name+": expert mode") ||
+					!strings.HasPrefix(c.Warnings[1], ds[2].Name+": safe-harbor with intervals") || !strings.Contains(c.Warnings[0], "use source self-controlled") {
+					t.Errorf("warnings %q, want one for %s and one for %s", c.Warnings, ds[0].Name, ds[2].Name)
 				}
-				if len(sig) == 0 || sig[0].Warning != c.Warnings[0] {
-					t.Errorf("signals do not carry the warning")
+				if len(sig) == 0 || sig[0].Warning != strings.Join(c.Warnings, "; ") {
+					t.Errorf("signals do not carry the warnings")
 				}
 			default:
 				if len(c.Warnings) != 0 || len(sig) > 0 && sig[0].Warning != "" {

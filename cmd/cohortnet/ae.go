@@ -54,9 +54,10 @@ table (a, b, c, d), PRR with its 95% CI and the Yates chi-square, ROR with its
                    person, counted if their records begin by day -2W+1.
 On expert-mode datasets (dates shifted per person) exposures overstates
 disproportionality, because sampled calendar index days do not line up with
-shifted timelines: use self-controlled there. exposures over an expert-mode
-dataset prints a warning (a "warning" field in JSON). Safe-harbor datasets with
-years only are skipped (they have no day-level dates).
+shifted timelines: use self-controlled there. The same holds for safe-harbor
+datasets with --intervals (days since each person's first record). exposures
+over such a dataset prints a warning (a "warning" field in JSON). Safe-harbor
+datasets with years only are skipped (they have no day-level dates).
 
 When a node runs, the counts come from every hospital over the network: each
 releases signed counts from the datasets it published, values below its
