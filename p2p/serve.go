@@ -33,7 +33,9 @@ var ErrNotFound = errors.New("file not found")
 
 // Authorizer decides whether peer may have bytes of file. It is asked for
 // every chunk request, so a revoke or an expiry applies at the next request.
-// A non-nil error refuses the request; its text is not sent to the peer.
+// A non-nil error refuses the request and closes the stream; one wrapping
+// [ErrNotFound] answers "not found" instead, and the stream stays open. The
+// error's text is not sent to the peer.
 type Authorizer interface {
 	Authorize(ctx context.Context, p peer.ID, file cid.Cid) error
 }
