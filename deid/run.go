@@ -77,7 +77,7 @@ type run struct {
 	index      *personIndex
 	persons    []person
 	personIDs  *surrogates
-	visitIDs   *surrogates
+	visitIDs   *visitSurrogates
 	hasNotes   bool
 	customHier map[string]bool
 	cats       catalog
@@ -154,9 +154,10 @@ func Run(ctx context.Context, exp source.Export, out string, cfg Config) (*Repor
 		if r.personIDs, err = loadSurrogates(cfg.SurrogateDir, "person"); err != nil {
 			return nil, err
 		}
-		if r.visitIDs, err = loadSurrogates(cfg.SurrogateDir, "visit"); err != nil {
+		if r.visitIDs, err = openVisitSurrogates(cfg.SurrogateDir); err != nil {
 			return nil, err
 		}
+		defer r.visitIDs.close()
 	}
 
 	ds, err := newDataset(out)
@@ -180,6 +181,11 @@ func Run(ctx context.Context, exp source.Export, out string, cfg Config) (*Repor
 	r.log.Info("deid: persons read", "persons", len(r.persons), "opted_out", r.report.Suppressed.OptOut, "seconds", since(start))
 	if pol.Intervals {
 		if err := r.firstRecords(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if r.visitIDs != nil && slices.Contains(exp.Tables(), source.Visit) {
+		if err := r.registerVisits(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -229,6 +235,51 @@ func Run(ctx context.Context, exp source.Export, out string, cfg Config) (*Repor
 		return nil, err
 	}
 	return r.report, nil
+}
+
+// registerVisits gives every visit of a released person in the visit table
+// its surrogate before the tables are written (see visitSurrogates).
+func (r *run) registerVisits(ctx context.Context) error {
+	start := time.Now()
+	err := r.visitIDs.register(func(add func(string) error) error {
+		rd, err := r.exp.Read(ctx, source.Visit)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", source.Visit, err)
+		}
+		defer rd.Release()
+		for rd.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			c := newCols(rd.RecordBatch())
+			pids, err1 := c.str("source_person_id")
+			vids, err2 := c.str("source_visit_id")
+			if err := errors.Join(err1, err2); err != nil || pids == nil || vids == nil {
+				return fmt.Errorf("read %s: no usable source_person_id and source_visit_id columns", source.Visit)
+			}
+			for i := 0; i < int(c.rec.NumRows()); i++ {
+				v := sv(vids, i)
+				if v == "" {
+					continue
+				}
+				if pi, ok := r.index.lookup(sv(pids, i), r.persons); !ok || r.persons[pi].status != kept {
+					continue
+				}
+				if err := add(v); err != nil {
+					return err
+				}
+			}
+		}
+		if err := rd.Err(); err != nil {
+			return fmt.Errorf("read %s: %w", source.Visit, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.log.Info("deid: visit surrogates registered", "visits", r.visitIDs.n, "seconds", since(start))
+	return nil
 }
 
 // firstRecords finds each person's first record date across the tables

@@ -23,8 +23,9 @@ import (
 const tablesAtOnce = 2
 
 // writeTables writes every table other than person, tablesAtOnce at a time,
-// largest work first as the export lists them. Each table's files are the
-// same whatever runs beside it; the report lists them in table order.
+// the ones that are usually the most work first (see startOrder). Each
+// table's files are the same whatever runs beside it; the report lists them
+// in table order.
 func (r *run) writeTables(ctx context.Context, root string) error {
 	var tables []string
 	for _, t := range r.exp.Tables() {
@@ -39,7 +40,8 @@ func (r *run) writeTables(ctx context.Context, root string) error {
 	errs := make([]error, len(tables))
 	sem := make(chan struct{}, tablesAtOnce)
 	var wg sync.WaitGroup
-	for i, t := range tables {
+	for _, i := range startOrder(tables) {
+		t := tables[i]
 		sem <- struct{}{}
 		if ctx.Err() != nil {
 			<-sem
@@ -80,6 +82,29 @@ func (r *run) writeTables(ctx context.Context, root string) error {
 	return nil
 }
 
+// startOrder returns the indexes of tables in the order to start them:
+// notes (scrubbing is the most work per row), measurements and visits (the
+// most rows) first, so the small tables fill in at the end.
+func startOrder(tables []string) []int {
+	rank := func(t string) int {
+		switch t {
+		case source.Note:
+			return 0
+		case source.Measurement:
+			return 1
+		case source.Visit:
+			return 2
+		}
+		return 3
+	}
+	order := make([]int, len(tables))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return rank(tables[a]) - rank(tables[b]) })
+	return order
+}
+
 // tableState is what one table's writer keeps to itself, so tables can be
 // written at the same time.
 type tableState struct {
@@ -94,14 +119,24 @@ type tableState struct {
 	hasLast     bool
 }
 
-// visitPseudonym appends the pseudonym of source visit id v.
-func (ts *tableState) visitPseudonym(b array.Builder, v string) {
+// visitID appends the id of source visit v: its random surrogate when sur
+// is set (safe-harbor), else its keyed pseudonym.
+func (ts *tableState) visitID(b array.Builder, v string, sur *visitSurrogates) error {
 	if !ts.hasLast || string(ts.lastVisit) != v {
-		pseudonymEncoding.Encode(ts.lastVisitID[:], ts.keyed.sum("visit", v)[:pseudonymBytes])
+		if sur != nil {
+			raw, err := sur.get(v)
+			if err != nil {
+				return err
+			}
+			pseudonymEncoding.Encode(ts.lastVisitID[:], raw[:])
+		} else {
+			pseudonymEncoding.Encode(ts.lastVisitID[:], ts.keyed.sum("visit", v)[:pseudonymBytes])
+		}
 		ts.lastVisit = append(ts.lastVisit[:0], v...)
 		ts.hasLast = true
 	}
 	b.(*array.StringBuilder).BinaryBuilder.Append(ts.lastVisitID[:])
+	return nil
 }
 
 // writeTable streams one table other than person, batch by batch.
@@ -221,15 +256,12 @@ func (r *run) cell(ts *tableState, b array.Builder, col outColumn, a arrow.Array
 			return nil
 		}
 		if col.tr == Surrogate {
-			id, err := r.visitIDs.get(v)
-			if err != nil {
-				return err
+			if r.visitIDs == nil {
+				return errors.New("surrogate ids need safe-harbor mode's surrogate folder")
 			}
-			appendStr(b, id, false)
-			return nil
+			return ts.visitID(b, v, r.visitIDs)
 		}
-		ts.visitPseudonym(b, v)
-		return nil
+		return ts.visitID(b, v, nil)
 	case Scrub:
 		s, ok := a.(*array.String)
 		if !ok {

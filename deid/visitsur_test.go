@@ -1,0 +1,210 @@
+package deid
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cohortnet/cohortnet/deid/source"
+)
+
+// TestVisitSurrogatesRepublished: safe-harbor visit ids are random, stay the
+// same when the export is published again, and stay the same for the old
+// visits when new ones arrive (in the visit table and only in another table).
+func TestVisitSurrogatesRepublished(t *testing.T) {
+	pol := Preset(SafeHarbor, false, "2026-01-01")
+	surr := t.TempDir()
+	visitIDs := func(exp *memExport) map[string]string {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "out")
+		if _, err := Run(t.Context(), exp, out, Config{Policy: pol, Key: testKey, SurrogateDir: surr}); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		// visit rows come out in input order, orphans (V6) left out
+		var src []string
+		for _, row := range exp.rows[source.Visit] {
+			if row["source_person_id"] != "NOBODY" {
+				src = append(src, row["source_visit_id"].(string))
+			}
+		}
+		for i, row := range readTable(t, out, source.Visit) {
+			got[src[i]] = row["visit_occurrence_id"].(string)
+		}
+		for i, row := range readTable(t, out, source.Condition) {
+			got[fmt.Sprintf("condition/%d", i)] = row["visit_occurrence_id"].(string)
+		}
+		return got
+	}
+	first := visitIDs(handExport())
+	if len(first) != 5+3 {
+		t.Fatalf("got %d visit ids: %v", len(first), first)
+	}
+	seen := map[string]bool{}
+	for src, id := range first {
+		if len(id) != pseudonymChars {
+			t.Errorf("%s: surrogate %q", src, id)
+		}
+		if id == Pseudonym(testKey, "visit", src) {
+			t.Errorf("%s: surrogate is the keyed pseudonym", src)
+		}
+		seen[id] = true
+	}
+	if len(seen) != 5 { // the conditions point at V2, V3, V4
+		t.Errorf("%d distinct surrogates for 5 visits", len(seen))
+	}
+	for i, v := range []string{"V2", "V3", "V4"} {
+		if c := fmt.Sprintf("condition/%d", i); first[c] != first[v] {
+			t.Errorf("%s's visit id %s does not join to %s %s", c, first[c], v, first[v])
+		}
+	}
+	if again := visitIDs(handExport()); fmt.Sprint(again) != fmt.Sprint(first) {
+		t.Errorf("second publication changed visit ids:\n%v\n%v", first, again)
+	}
+
+	// new visits: V7 in the visit table, V8 only on a condition
+	exp := handExport()
+	exp.rows[source.Visit] = append(exp.rows[source.Visit], map[string]any{"source_visit_id": "V7", "source_person_id": "P2",
+		"visit_type": "inpatient", "visit_start_date": day("2021-03-01")})
+	exp.rows[source.Condition] = append(exp.rows[source.Condition], map[string]any{"source_person_id": "P4", "source_visit_id": "V8",
+		"condition_vocabulary": "SNOMED", "condition_code": "195662009", "condition_name": "Pharyngitis", "condition_start_date": day("2022-01-01")})
+	third := visitIDs(exp)
+	for _, v := range []string{"V1", "V2", "V3", "V4", "V5"} {
+		if third[v] != first[v] {
+			t.Errorf("%s changed from %s to %s when new visits came", v, first[v], third[v])
+		}
+	}
+	if third["V7"] == "" || seen[third["V7"]] || third["condition/3"] == "" || seen[third["condition/3"]] || third["V7"] == third["condition/3"] {
+		t.Errorf("new visits got %q and %q", third["V7"], third["condition/3"])
+	}
+	if fourth := visitIDs(exp); fmt.Sprint(fourth) != fmt.Sprint(third) {
+		t.Errorf("third publication changed visit ids:\n%v\n%v", third, fourth)
+	}
+	// the mapping holds keyed hashes, never the source ids
+	b, err := os.ReadFile(filepath.Join(surr, visitSurFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte("V7")) || (len(b)-len(visitSurMagic))/visitSurRecord != 7 {
+		t.Errorf("visit.sur: %d bytes, want the header and 7 records of hashes", len(b))
+	}
+}
+
+// TestVisitSurrogatesSpill registers more ids than fit one sort chunk, in
+// several runs with repeats, looks up ids registered and not, and reopens.
+func TestVisitSurrogatesSpill(t *testing.T) {
+	defer func(n int) { sortChunk = n }(sortChunk)
+	sortChunk = 37
+	dir := t.TempDir()
+	v, err := openVisitSurrogates(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(from, to int) func(add func(string) error) error {
+		return func(add func(string) error) error {
+			for i := from; i < to; i++ {
+				for range 1 + i%3 { // repeats
+					if err := add(fmt.Sprintf("visit-%d", i)); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}
+	}
+	if err := v.register(ids(0, 500)); err != nil {
+		t.Fatal(err)
+	}
+	if v.n != 500 {
+		t.Fatalf("%d records, want 500", v.n)
+	}
+	want := map[string][pseudonymBytes]byte{}
+	for i := range 500 {
+		id := fmt.Sprintf("visit-%d", i)
+		if want[id], err = v.get(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := v.register(ids(300, 900)); err != nil {
+		t.Fatal(err)
+	}
+	extra, err := v.get("only-at-lookup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.save(); err != nil {
+		t.Fatal(err)
+	}
+	v.close()
+	if v, err = openVisitSurrogates(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer v.close()
+	if v.n != 901 {
+		t.Errorf("%d records, want 901", v.n)
+	}
+	distinct := map[[pseudonymBytes]byte]bool{}
+	for i := range 900 {
+		id := fmt.Sprintf("visit-%d", i)
+		got, ok, err := v.find(v.hash(id))
+		if err != nil || !ok {
+			t.Fatalf("%s: not found (%v)", id, err)
+		}
+		if w, had := want[id]; had && got != w {
+			t.Errorf("%s: surrogate changed", id)
+		}
+		distinct[got] = true
+	}
+	if got, ok, _ := v.find(v.hash("only-at-lookup")); !ok || got != extra {
+		t.Errorf("the surrogate drawn at lookup was not kept")
+	}
+	if len(distinct) != 900 {
+		t.Errorf("%d distinct surrogates for 900 visits", len(distinct))
+	}
+}
+
+// TestVisitSurrogatesLegacy moves an earlier version's visit.map into
+// visit.sur with its surrogates.
+func TestVisitSurrogatesLegacy(t *testing.T) {
+	dir := t.TempDir()
+	old := Pseudonym(testKey, "x", "y") // any 24-character id
+	if err := os.WriteFile(filepath.Join(dir, legacyVisitMap), []byte(`"V1"`+"\t"+old+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v, err := openVisitSurrogates(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.close()
+	got, err := v.get("V1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pseudonymEncoding.EncodeToString(got[:]) != old {
+		t.Errorf("V1 = %s, want the legacy %s", pseudonymEncoding.EncodeToString(got[:]), old)
+	}
+	if _, err := os.Stat(filepath.Join(dir, legacyVisitMap)); err == nil {
+		t.Error("visit.map left in place")
+	}
+}
+
+// TestVisitSurrogatesDamaged: a cut file is one clear error.
+func TestVisitSurrogatesDamaged(t *testing.T) {
+	dir := t.TempDir()
+	v, err := openVisitSurrogates(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.register(func(add func(string) error) error { return add("V1") }); err != nil {
+		t.Fatal(err)
+	}
+	v.close()
+	path := filepath.Join(dir, visitSurFile)
+	b, _ := os.ReadFile(path)
+	os.WriteFile(path, b[:len(b)-3], 0o600)
+	if _, err := openVisitSurrogates(dir); err == nil || !bytes.Contains([]byte(err.Error()), []byte("cut short")) {
+		t.Errorf("err = %v, want a cut-short error", err)
+	}
+}
