@@ -41,6 +41,11 @@ type person struct {
 	yob      int32  // published year of birth (top-coded)
 	tuple    int32  // k-anonymity tuple
 	check    uint32 // second hash of the source id (see personIndex)
+	// age is age_years at the report (sources without birth dates, such as
+	// FAERS), -1 when absent; hasYob says yob is set, from the birth date
+	// or from the age (see deriveYob)
+	age    float32
+	hasYob bool
 	// categorical values as codes into run.cats (4 bytes instead of 16)
 	gender, race, eth, zip3, zip5, state, city uint32
 }
@@ -122,6 +127,25 @@ func sv(a *array.String, i int) string {
 	return a.Value(i)
 }
 
+func (c cols) f64(name string) (*array.Float64, error) {
+	i, ok := c.idx[name]
+	if !ok {
+		return nil, nil
+	}
+	a, ok := c.rec.Column(i).(*array.Float64)
+	if !ok {
+		return nil, fmt.Errorf("column %s is %s, want float64", name, c.rec.Column(i).DataType())
+	}
+	return a, nil
+}
+
+func fv(a *array.Float64, i int) (float64, bool) {
+	if a == nil || a.IsNull(i) {
+		return 0, false
+	}
+	return a.Value(i), true
+}
+
 func dv(a *array.Date32, i int) (int32, bool) {
 	if a == nil || a.IsNull(i) {
 		return 0, false
@@ -161,6 +185,10 @@ func (r *run) readPersons(ctx context.Context) error {
 			return a
 		}
 		ids, gender, race, eth, zip, state, city := get("source_person_id"), get("gender"), get("race"), get("ethnicity"), get("zip"), get("state"), get("city")
+		ages, e3 := c.f64("age_years")
+		if err == nil && e3 != nil {
+			err = fmt.Errorf("read person: %w", e3)
+		}
 		births, e1 := c.date("birth_date")
 		deaths, e2 := c.date("death_date")
 		if err == nil && e1 != nil {
@@ -202,7 +230,13 @@ func (r *run) readPersons(ctx context.Context) error {
 			}
 			p.birth, p.hasBirth = dv(births, i)
 			p.death, p.hasDeath = dv(deaths, i)
+			p.age = -1
+			if a, ok := fv(ages, i); ok && !p.hasBirth && a >= 0 && a < 200 {
+				p.age = float32(a)
+				r.fromAge++
+			}
 			if p.hasBirth {
+				p.hasYob = true
 				b := p.birth
 				if r.pol.Mode == Expert {
 					b += p.shift
@@ -250,7 +284,7 @@ func (r *run) qiValue(p *person, qi string) *string {
 	var v string
 	switch qi {
 	case "year_of_birth":
-		if !p.hasBirth {
+		if !p.hasYob {
 			return nil
 		}
 		v = strconv.Itoa(int(p.yob))

@@ -45,6 +45,9 @@ type TableReport struct {
 	Columns map[string]Transform `json:"columns"`
 	// Orphans are rows whose person is not in the person table (left out).
 	Orphans int64 `json:"orphans,omitempty"`
+	// Notes say more about a column's transform where it has caveats, such
+	// as a year of birth derived from an age ([YearFromAge]).
+	Notes map[string]string `json:"notes,omitempty"`
 }
 
 // FileEntry is one output Parquet file. Path is relative to the dataset

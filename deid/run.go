@@ -91,6 +91,7 @@ type run struct {
 	conds      codeCounter
 	drugs      codeCounter
 	years      yearRange
+	fromAge    int64 // persons whose year of birth comes from age_years
 	log        *slog.Logger
 }
 
@@ -179,6 +180,11 @@ func Run(ctx context.Context, exp source.Export, out string, cfg Config) (*Repor
 		return nil, err
 	}
 	r.log.Info("deid: persons read", "persons", len(r.persons), "opted_out", r.report.Suppressed.OptOut, "seconds", since(start))
+	if r.fromAge > 0 {
+		if err := r.deriveYob(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if pol.Intervals {
 		if err := r.firstRecords(ctx); err != nil {
 			return nil, err
@@ -606,7 +612,7 @@ func (r *run) personValue(b array.Builder, c outColumn, p *person) {
 		appendStr(b, v, false)
 	case "year_of_birth":
 		yb := b.(*array.Int32Builder)
-		if !p.hasBirth {
+		if !p.hasYob {
 			yb.AppendNull()
 			return
 		}
@@ -702,6 +708,13 @@ func (r *run) outColumns(table string, tr *TableReport) []outColumn {
 				typ = arrow.FixedWidthTypes.Date32
 			}
 			c.name, c.typ = n, typ
+		}
+		if table == source.Person && c.name == "year_of_birth" && r.fromAge > 0 {
+			tr.Columns[c.name] = YearFromAge
+			if tr.Notes == nil {
+				tr.Notes = map[string]string{}
+			}
+			tr.Notes[c.name] = ageNote(r.fromAge)
 		}
 		if q := slices.Index(r.qis, c.name); q >= 0 && r.kres != nil && r.kres.Levels[q] > 0 {
 			tr.Columns[c.name] = Generalize
