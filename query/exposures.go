@@ -1,10 +1,13 @@
 package query
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
 	"hash/fnv"
+	"maps"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -70,30 +73,39 @@ var recordColumns = []struct{ table, col string }{
 }
 
 // exposureDays is what both exposure methods read from one dataset, in day
-// numbers of the dataset's own timeline.
+// numbers of the dataset's own timeline. Persons are numbered by their
+// place in persons.
 type exposureDays struct {
 	// persons are the person table's ids, sorted.
 	persons []string
 	// index[drug][person] is the day of the person's first exposure to
-	// the drug, for persons of the person table.
-	index map[string]map[string]int64
-	// events[person] are the person's conditions.
-	events map[string][]dayEvent
-	// first[person] is the day of the person's first record of any kind;
-	// read only when asked for (self-controlled).
-	first map[string]int64
+	// the drug.
+	index map[string]map[int]int64
+	// events[person] are the person's conditions, by day.
+	events [][]dayEvent
+	// first[person] is the day of the person's first record of any kind,
+	// math.MaxInt64 when none; read only when asked for (self-controlled).
+	first []int64
 
 	hit map[string]bool // scratch for eventsIn
 }
 
 // eventsIn calls add once per event code of person p starting on a day in
 // [from, to].
-func (x *exposureDays) eventsIn(p string, from, to int64, add func(code string)) {
+func (x *exposureDays) eventsIn(p int, from, to int64, add func(code string)) {
+	evs := x.events[p]
+	if len(evs) == 0 || evs[len(evs)-1].day < from || evs[0].day > to {
+		return
+	}
+	i, _ := slices.BinarySearchFunc(evs, from, func(ev dayEvent, day int64) int { return cmp.Compare(ev.day, day) })
+	if i == len(evs) || evs[i].day > to {
+		return
+	}
 	clear(x.hit)
-	for _, ev := range x.events[p] {
-		if ev.day >= from && ev.day <= to && !x.hit[ev.code] {
-			x.hit[ev.code] = true
-			add(ev.code)
+	for ; i < len(evs) && evs[i].day <= to; i++ {
+		if !x.hit[evs[i].code] {
+			x.hit[evs[i].code] = true
+			add(evs[i].code)
 		}
 	}
 }
@@ -141,11 +153,12 @@ func (e *Engine) exposureCounts(ctx context.Context, d Dataset, method string, c
 
 // exposureDays reads persons, first exposures, conditions and names (into
 // c.Names) of dataset d, and each person's first record when first is true.
+// Rows of persons not in the person table are left out.
 func (e *Engine) exposureDays(ctx context.Context, d Dataset, c *Counts, first bool) (*exposureDays, error) {
 	s := quoteIdent(d.Schema())
 	drugDay, condDay := dayExpr(d, "drug_exposure_start"), dayExpr(d, "condition_start")
-	x := &exposureDays{index: map[string]map[string]int64{}, events: map[string][]dayEvent{}, hit: map[string]bool{}}
-	if err := e.queryTrusted(ctx, "SELECT DISTINCT person_id FROM "+s+".person WHERE person_id IS NOT NULL ORDER BY 1", func(rows *sql.Rows) error {
+	x := &exposureDays{index: map[string]map[int]int64{}, hit: map[string]bool{}}
+	if err := e.queryTrusted(ctx, "SELECT DISTINCT person_id FROM "+s+".person WHERE person_id IS NOT NULL", func(rows *sql.Rows) error {
 		var p string
 		err := rows.Scan(&p)
 		x.persons = append(x.persons, p)
@@ -153,11 +166,10 @@ func (e *Engine) exposureDays(ctx context.Context, d Dataset, c *Counts, first b
 	}); err != nil {
 		return nil, err
 	}
-	slices.Sort(x.persons) // the draws follow this order: Go's, byte-wise
-
-	inTable := make(map[string]bool, len(x.persons))
-	for _, p := range x.persons {
-		inTable[p] = true
+	slices.Sort(x.persons) // the draws follow this order
+	num := make(map[string]int, len(x.persons))
+	for i, p := range x.persons {
+		num[p] = i
 	}
 	if err := e.queryTrusted(ctx, "SELECT drug_code, person_id, min("+drugDay+") FROM "+s+".drug_exposure WHERE person_id IS NOT NULL AND drug_code IS NOT NULL AND "+drugDay+" IS NOT NULL GROUP BY ALL", func(rows *sql.Rows) error {
 		var dr, p string
@@ -165,27 +177,34 @@ func (e *Engine) exposureDays(ctx context.Context, d Dataset, c *Counts, first b
 		if err := rows.Scan(&dr, &p, &day); err != nil {
 			return err
 		}
-		if !inTable[p] {
+		i, ok := num[p]
+		if !ok {
 			return nil
 		}
 		if x.index[dr] == nil {
-			x.index[dr] = map[string]int64{}
+			x.index[dr] = map[int]int64{}
 		}
-		x.index[dr][p] = day
+		x.index[dr][i] = day
 		return nil
 	}); err != nil {
 		return nil, err
 	}
+	x.events = make([][]dayEvent, len(x.persons))
 	if err := e.queryTrusted(ctx, "SELECT person_id, condition_code, "+condDay+" FROM "+s+".condition_occurrence WHERE person_id IS NOT NULL AND condition_code IS NOT NULL AND "+condDay+" IS NOT NULL", func(rows *sql.Rows) error {
 		var p, code string
 		var day int64
 		if err := rows.Scan(&p, &code, &day); err != nil {
 			return err
 		}
-		x.events[p] = append(x.events[p], dayEvent{code, day})
+		if i, ok := num[p]; ok {
+			x.events[i] = append(x.events[i], dayEvent{code, day})
+		}
 		return nil
 	}); err != nil {
 		return nil, err
+	}
+	for _, evs := range x.events {
+		slices.SortFunc(evs, func(a, b dayEvent) int { return cmp.Compare(a.day, b.day) })
 	}
 	if err := e.names(ctx, c, "SELECT 'drug:' || drug_code, min(drug_name) FROM "+s+".drug_exposure WHERE drug_code IS NOT NULL GROUP BY drug_code"+
 		" UNION ALL SELECT 'event:' || condition_code, min(condition_name) FROM "+s+".condition_occurrence WHERE condition_code IS NOT NULL GROUP BY condition_code"); err != nil {
@@ -201,13 +220,20 @@ func (e *Engine) exposureDays(ctx context.Context, d Dataset, c *Counts, first b
 			parts = append(parts, "SELECT person_id, min("+day+") AS day FROM "+s+"."+rc.table+" WHERE person_id IS NOT NULL AND "+day+" IS NOT NULL GROUP BY ALL")
 		}
 	}
-	x.first = map[string]int64{}
+	x.first = make([]int64, len(x.persons))
+	for i := range x.first {
+		x.first[i] = math.MaxInt64
+	}
 	if err := e.queryTrusted(ctx, "SELECT person_id, min(day) FROM ("+strings.Join(parts, " UNION ALL ")+") GROUP BY ALL", func(rows *sql.Rows) error {
 		var p string
 		var day int64
-		err := rows.Scan(&p, &day)
-		x.first[p] = day
-		return err
+		if err := rows.Scan(&p, &day); err != nil {
+			return err
+		}
+		if i, ok := num[p]; ok {
+			x.first[i] = day
+		}
+		return nil
 	}); err != nil {
 		return nil, err
 	}
@@ -222,13 +248,13 @@ func cohortCounts(c *Counts, x *exposureDays, w int64, seed uint64) {
 		exposed := x.index[dr]
 		// The exposed persons' index days, in person order, to draw from.
 		var pool []int64
-		for _, p := range sortedKeys(exposed) {
+		for _, p := range slices.Sorted(maps.Keys(exposed)) {
 			pool = append(pool, exposed[p])
 		}
 		h := fnv.New64a()
 		h.Write([]byte(dr))
 		r := rand.New(rand.NewPCG(seed, h.Sum64()))
-		for _, p := range x.persons {
+		for p := range x.persons {
 			at, ok := exposed[p]
 			if !ok {
 				at = pool[r.IntN(len(pool))]
@@ -247,7 +273,7 @@ func selfControlledCounts(c *Counts, x *exposureDays, w int64) {
 	for dr, exposed := range x.index {
 		var persons int64
 		for p, at := range exposed {
-			if f, ok := x.first[p]; !ok || f > at-2*w+1 {
+			if x.first[p] > at-2*w+1 {
 				continue // not observed through the control window before
 			}
 			persons++
