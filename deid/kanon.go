@@ -488,7 +488,7 @@ func (p *Problem) Search() (*Result, error) {
 		}
 		hi := 1 / float64(e.minClass)
 		avg := float64(e.classes) / float64(r.Released)
-		r.Risk = Risk{Prosecutor: RiskPair{hi, avg}, Journalist: RiskPair{hi, avg}, Marketer: RiskPair{avg, avg}}
+		r.Risk = Risk{Prosecutor: RiskPair{hi, avg}, Journalist: RiskPair{hi, avg}, Marketer: RiskPair{avg, avg}, Model: RiskModelSample}
 	}
 	r.keep = p.keepers(n)
 	return r, nil

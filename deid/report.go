@@ -95,7 +95,18 @@ type Risk struct {
 	Prosecutor RiskPair `json:"prosecutor"`
 	Journalist RiskPair `json:"journalist"`
 	Marketer   RiskPair `json:"marketer"`
+	// Model says how the risks were measured: which population the
+	// journalist risk assumes ([RiskModelSample]).
+	Model string `json:"model"`
 }
+
+// RiskModelSample is the model of every risk deid reports: equivalence
+// classes are counted in the released records. The journalist attacker
+// matches a record against a population register, whose class sizes are at
+// least those of the release; with no population table given, the release is
+// taken as its own population, so the journalist risk equals the prosecutor
+// risk, its upper bound (ARX does the same without a population model).
+const RiskModelSample = "sample-as-population: classes counted in the released records; no population table was given, so journalist risk is set to prosecutor risk, its upper bound"
 
 // RiskPair is a risk's highest and average value over records.
 type RiskPair struct {

@@ -61,6 +61,11 @@ func TestRunTableHandWorked(t *testing.T) {
 	if rep.Risk.Prosecutor.Highest != round6(1.0/3) {
 		t.Errorf("prosecutor risk = %v", rep.Risk.Prosecutor.Highest)
 	}
+	// no population table: the report says journalist risk is the
+	// prosecutor risk and why
+	if rep.Risk.Model != RiskModelSample || rep.Risk.Journalist != rep.Risk.Prosecutor {
+		t.Errorf("risk model %q, journalist %+v, prosecutor %+v", rep.Risk.Model, rep.Risk.Journalist, rep.Risk.Prosecutor)
+	}
 }
 
 func TestRunTableErrors(t *testing.T) {
