@@ -31,7 +31,7 @@ const ControlWindows = 2
 // person's first record). Over synth's planted pairs (RR 4, 3, 2.5) the
 // method gave PRRs of 9.0, 7.3, 4.6 on expert-mode data, 12.4 and 14.1 for
 // RR 3 and 2.5 on safe-harbor-with-intervals data, and 4.2, 3.2, 2.6 on
-// real dates (self-controlled: 4.7, 3.1, 2.4 on all three).
+// real dates (self-controlled: 4.7, 3.1-3.2, 2.4 on all three).
 const WarnExposuresShifted = "the exposures method overstates disproportionality there, " +
 	"because sampled calendar index days do not line up with shifted timelines; use source self-controlled"
 
