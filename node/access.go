@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -65,40 +66,60 @@ func (n *Node) Decide(p peer.ID, manifest cid.Cid, now time.Time) error {
 	}
 }
 
-// authorize is the chunk server's access check: the file must belong to a
-// manifest p may have.
-func (n *Node) authorize(_ context.Context, p peer.ID, file cid.Cid) error {
-	n.mu.Lock()
-	ms := append([]cid.Cid(nil), n.files[file]...)
-	n.mu.Unlock()
-	if len(ms) == 0 {
-		return errNotListed
-	}
-	now := time.Now()
-	var err error
-	for _, m := range ms {
-		if err = n.Decide(p, m, now); err == nil {
-			return nil
-		}
-	}
-	n.log.Debug("chunk request refused", "peer", p, "file", file, "err", err)
+// chunkPolicy is the chunk server's access check and session key, a
+// [p2p.ManifestAuthorizer]: a request is served and counted under one
+// manifest that lists the file, that this node published or holds (every
+// file of it in the store), and that the requester may have; the one the
+// request names, when it names one. So a node that holds a file several
+// datasets share (an identical policy.yaml) never records an access to
+// another member's dataset it does not serve: it answers "not found" and
+// the requester asks another provider.
+type chunkPolicy struct{ n *Node }
+
+var _ p2p.ManifestAuthorizer = chunkPolicy{}
+
+// Authorize checks a request that names no manifest.
+func (c chunkPolicy) Authorize(ctx context.Context, p peer.ID, file cid.Cid) error {
+	_, err := c.AuthorizeManifest(ctx, p, file, cid.Undef)
 	return err
 }
 
-// sessionKey counts sessions by manifest: the first manifest listing file
-// that is in the ledger.
-func (n *Node) sessionKey(file cid.Cid) cid.Cid {
+// AuthorizeManifest decides a request for file as part of manifest
+// (cid.Undef: any manifest this node serves) and returns the manifest it is
+// counted under.
+func (c chunkPolicy) AuthorizeManifest(_ context.Context, p peer.ID, file, manifest cid.Cid) (cid.Cid, error) {
+	n := c.n
 	n.mu.Lock()
-	ms := append([]cid.Cid(nil), n.files[file]...)
+	ms, cat := append([]cid.Cid(nil), n.files[file]...), n.cat
 	n.mu.Unlock()
+	if manifest.Defined() {
+		if !slices.Contains(ms, manifest) {
+			return cid.Undef, fmt.Errorf("%w: %s is not listed in %s here", p2p.ErrNotFound, file, manifest)
+		}
+		ms = []cid.Cid{manifest}
+	}
+	now := time.Now()
+	err := fmt.Errorf("%w: %w", p2p.ErrNotFound, errNotListed)
 	for _, m := range ms {
-		if n.mirror != nil {
-			if _, ok := n.mirror.State().Publication(m); ok {
-				return m
-			}
+		if !n.serves(cat, m) {
+			continue
+		}
+		if err = n.Decide(p, m, now); err == nil {
+			return m, nil
 		}
 	}
-	return file
+	n.log.Debug("chunk request refused", "peer", p, "file", file, "manifest", manifest, "err", err)
+	return cid.Undef, err
+}
+
+// serves reports whether this node serves the dataset version m: it
+// published it, or holds every file of it.
+func (n *Node) serves(cat *cohort.Catalog, m cid.Cid) bool {
+	e, ok := cat.Get(m)
+	if !ok {
+		return false
+	}
+	return e.Manifest.Publisher.PeerID == n.self.String() || len(n.store.Missing(e.Manifest)) == 0
 }
 
 // sessionEnded records an ended fetch session as an `access` entry.

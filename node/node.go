@@ -231,8 +231,8 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n.chunks, err = p2p.NewChunkServer(n.host.Host, p2p.ServerConfig{
-		Source: storeSource{st}, Authorize: p2p.AuthorizerFunc(n.authorize),
-		Accounting: p2p.AccountingFunc(n.sessionEnded), SessionKey: n.sessionKey,
+		Source: storeSource{st}, Authorize: chunkPolicy{n},
+		Accounting:  p2p.AccountingFunc(n.sessionEnded),
 		IdleTimeout: cfg.SessionIdle, Metrics: pm, Logger: lg,
 	})
 	if err != nil {
