@@ -125,8 +125,23 @@ func (w *tableWriter) flush() error {
 	if w.buffered == 0 {
 		return nil
 	}
+	// the next row group is about as large: reserve its buffers now instead
+	// of growing them step by step (each step a copy)
+	var data []int
+	for i := range w.schema.NumFields() {
+		if sb, ok := w.bld.Field(i).(*array.StringBuilder); ok {
+			data = append(data, sb.DataLen())
+		}
+	}
 	rec := w.bld.NewRecordBatch()
 	w.totalRows += int64(w.buffered)
+	w.bld.Reserve(w.buffered)
+	for i := range w.schema.NumFields() {
+		if sb, ok := w.bld.Field(i).(*array.StringBuilder); ok {
+			sb.ReserveData(data[0])
+			data = data[1:]
+		}
+	}
 	w.buffered = 0
 	if !w.started {
 		w.started = true
