@@ -124,8 +124,13 @@ class Client:
         """Runs SQL and returns the CSV text, as a download would."""
         return self._request("POST", "query", body={"sql": sql}, accept="text/csv").decode()
 
-    def signals(self, source="exposures", window=30, min_count=3, drug=None, event=None):
-        """Disproportionality statistics per drug–event pair as a DataFrame."""
+    def signals(self, source="self-controlled", window=30, min_count=3, drug=None, event=None):
+        """Disproportionality statistics per drug–event pair as a DataFrame.
+
+        source is "self-controlled" (each exposed person's risk window against
+        their own control windows; right on date-shifted datasets),
+        "exposures" (exposed against unexposed persons at sampled index days)
+        or "reports" (recorded adverse events)."""
         rows = self._json("GET", "ae/signals", dict(source=source, window=window, min_count=min_count,
                                                      drug=drug, event=event))
         out = []

@@ -160,7 +160,8 @@ func median(d []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-// BenchmarkFederatedAESignals times `ae signals --source exposures` across
+// BenchmarkFederatedAESignals times `ae signals` with the self-controlled
+// and the exposures methods across
 // three local nodes: each node's engine over its own synthetic dataset
 // (internal/synth, 3000 patients each, de-identified in expert mode by deid
 // through internal/cdmtest; not timed), each answering with suppression and
@@ -185,21 +186,25 @@ func BenchmarkFederatedAESignals(b *testing.B) {
 		}
 		answerers = append(answerers, &query.Answerer{Engine: e, Key: key, Institution: inst, Releases: &query.MemoryReleases{}})
 	}
-	for b.Loop() {
-		start := time.Now()
-		var answers []*query.AEAnswer
-		for _, a := range answerers {
-			ans, err := a.AnswerAE(ctx, "agency", query.SignalConfig{Source: query.SourceExposures})
-			if err != nil {
-				b.Fatal(err)
+	for _, src := range []string{query.SourceSelfControlled, query.SourceExposures} {
+		b.Run(src, func(b *testing.B) {
+			for b.Loop() {
+				start := time.Now()
+				var answers []*query.AEAnswer
+				for _, a := range answerers {
+					ans, err := a.AnswerAE(ctx, "agency", query.SignalConfig{Source: src})
+					if err != nil {
+						b.Fatal(err)
+					}
+					answers = append(answers, ans)
+				}
+				sig, rejected := query.PooledSignals(answers, 3, "", "")
+				if len(rejected) > 0 || len(sig) == 0 {
+					b.Fatalf("rejected %v, %d signals", rejected, len(sig))
+				}
+				b.ReportMetric(float64(time.Since(start).Milliseconds()), "federated-ms")
+				b.ReportMetric(float64(len(sig)), "pairs")
 			}
-			answers = append(answers, ans)
-		}
-		sig, rejected := query.PooledSignals(answers, 3, "", "")
-		if len(rejected) > 0 || len(sig) == 0 {
-			b.Fatalf("rejected %v, %d signals", rejected, len(sig))
-		}
-		b.ReportMetric(float64(time.Since(start).Milliseconds()), "federated-ms")
-		b.ReportMetric(float64(len(sig)), "pairs")
+		})
 	}
 }

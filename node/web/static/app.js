@@ -324,9 +324,9 @@ function flags(s) { return s.Flags || s.flags || {}; }
 
 async function pageSignals(params) {
   const q = new URLSearchParams(params);
-  const source = q.get("source") || "exposures";
+  const source = q.get("source") || "self-controlled";
   const form = el("form", { class: "search" },
-    el("select", { name: "source" }, ["exposures", "reports"].map((v) => el("option", { value: v, selected: v === source }, v))),
+    el("select", { name: "source" }, ["self-controlled", "exposures", "reports"].map((v) => el("option", { value: v, selected: v === source }, v))),
     el("label", {}, "risk window (days) ", el("input", { name: "window", type: "number", min: 1, value: q.get("window") || 30 })),
     el("label", {}, "minimum cases ", el("input", { name: "min_count", type: "number", min: 1, value: q.get("min_count") || 5 })),
     el("button", { type: "submit" }, "Compute"));
@@ -334,8 +334,12 @@ async function pageSignals(params) {
     ev.preventDefault();
     location.hash = "#/signals?" + new URLSearchParams(new FormData(form)).toString();
   });
-  main.append(el("h2", {}, "Adverse-event signals"), el("p", { class: "muted" }, "Disproportionality over the local datasets: PRR with its 95% CI, χ², ROR, IC025. Flags: Evans (PRR ≥ 2, χ² ≥ 4, a ≥ 3), EMA, ROR025 > 1, IC025 > 0."), form);
+  main.append(el("h2", {}, "Adverse-event signals"), el("p", { class: "muted" }, "Disproportionality over the local datasets: PRR with its 95% CI, χ², ROR, IC025. Flags: Evans (PRR ≥ 2, χ² ≥ 4, a ≥ 3), EMA, ROR025 > 1, IC025 > 0. self-controlled compares each exposed person's risk window with their own control windows (right on date-shifted datasets); exposures compares exposed with unexposed persons at sampled index days; reports counts recorded adverse events."), form);
   const list = await api("ae/signals?source=" + encodeURIComponent(source) + "&window=" + encodeURIComponent(q.get("window") || 30) + "&min_count=" + encodeURIComponent(q.get("min_count") || 5));
+  // Methods that do not fit a dataset's timeline (exposures over date-shifted
+  // data) say so on each signal: show each warning once.
+  const warnings = [...new Set(list.map((s) => sig(s, "warning", "Warning")).filter((w) => w))];
+  for (const w of warnings) main.append(el("p", { class: "warning" }, "Warning: " + w));
   const rows = list.map((s) => ({
     drug: sig(s, "drug_name", "drug") + "", event: sig(s, "event_name", "event") + "",
     a: sig(s, "A", "a"), prr: sig(s, "PRR", "prr"), lo: sig(s, "PRRLow", "prr_low"), hi: sig(s, "PRRHigh", "prr_high"),
