@@ -52,7 +52,7 @@ func (r *run) deriveYob(ctx context.Context) error {
 				if !ok {
 					continue
 				}
-				if pi, ok := r.index.lookup(sv(ids, i), r.persons); ok && r.persons[pi].age >= 0 {
+				if pi, ok := r.index.lookup(sv(ids, i), r.persons); ok && r.attrs[pi].age >= 0 {
 					event[pi] = min(event[pi], d)
 				}
 			}
@@ -67,7 +67,8 @@ func (r *run) deriveYob(ctx context.Context) error {
 	tc := int32(r.pol.AgeTopCode)
 	for pi := range r.persons {
 		p := &r.persons[pi]
-		if p.age < 0 || p.hasYob {
+		age := r.attrs[pi].age
+		if age < 0 || p.hasYob {
 			continue
 		}
 		y := refYear
@@ -77,7 +78,7 @@ func (r *run) deriveYob(ctx context.Context) error {
 			}
 			y = yearOf(d)
 		}
-		p.yob = y - int32(math.Floor(float64(p.age)))
+		p.yob = y - int32(math.Floor(float64(age)))
 		p.hasYob = true
 		// born in yob or the year before: at the reference date as old as
 		// refYear-yob+1

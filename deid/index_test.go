@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 )
 
 // TestPersonIndex fills the index as readPersons does and finds every id
@@ -74,5 +75,13 @@ func TestDuplicatePersonRefused(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(filepath.Dir(out), "*")); len(m) != 0 {
 		t.Errorf("left behind: %v", m)
+	}
+}
+
+// TestPersonCompact keeps the state every person costs for the whole run
+// small: a million persons are 48 MB here plus the index.
+func TestPersonCompact(t *testing.T) {
+	if n := unsafe.Sizeof(person{}); n > 48 {
+		t.Errorf("person is %d bytes, want at most 48", n)
 	}
 }

@@ -323,6 +323,12 @@ type Result struct {
 	keep       []bool // by tuple
 }
 
+// dropTuples frees the records' tuples once no [Result.Kept] or
+// [Result.Value] will be asked; the levels and counts stay.
+func (r *Result) dropTuples() {
+	r.p.tuples, r.p.counts, r.p.index, r.keep = nil, nil, slots{}, nil
+}
+
 // Kept reports whether the records of tuple t are released.
 func (r *Result) Kept(t int32) bool { return r.keep[t] }
 

@@ -21,9 +21,10 @@ const (
 	kSuppressed
 )
 
-// person is what de-identification keeps about one person between the
-// person table and the others: 88 bytes of numbers, no pointers, so a
-// million persons are one object for the garbage collector.
+// person is what de-identification keeps about one person for the whole
+// run: 48 bytes of numbers, no pointers, so a million persons are one
+// object for the garbage collector. What only the person table and the
+// k-anonymity search need is in [personAttrs].
 type person struct {
 	// ident locates the identifiers for scrubbing the person's notes in
 	// run.idents (see [identFile.add]); zero when the export has no notes.
@@ -31,21 +32,23 @@ type person struct {
 	id       [pseudonymBytes]byte // person_id (pseudonym or surrogate), before base32
 	status   uint8
 	hasBirth bool
-	hasDeath bool
 	hasFirst bool
 	topCoded bool
+	hasYob   bool // yob is set, from the birth date or from the age (see deriveYob)
 	shift    int32
 	birth    int32
-	death    int32
 	first    int32  // first record (intervals)
 	yob      int32  // published year of birth (top-coded)
-	tuple    int32  // k-anonymity tuple
 	check    uint32 // second hash of the source id (see personIndex)
-	// age is age_years at the report (sources without birth dates, such as
-	// FAERS), -1 when absent; hasYob says yob is set, from the birth date
-	// or from the age (see deriveYob)
-	age    float32
-	hasYob bool
+}
+
+// personAttrs is the rest of what is read about a person, kept beside
+// run.persons until the person table is written (run.attrs), then dropped.
+type personAttrs struct {
+	death    int32
+	tuple    int32   // k-anonymity tuple
+	age      float32 // age_years at the report (sources without birth dates, such as FAERS), -1 when absent
+	hasDeath bool
 	// categorical values as codes into run.cats (4 bytes instead of 16)
 	gender, race, eth, zip3, zip5, state, city uint32
 }
@@ -213,13 +216,14 @@ func (r *run) readPersons(ctx context.Context) error {
 			if _, dup := r.index.find(h, check, r.persons); dup {
 				return fmt.Errorf("read person: row %d: source_person_id listed twice", r.tables[source.Person].RowsIn)
 			}
-			p := person{check: check,
+			p := person{check: check}
+			at := personAttrs{
 				gender: in.code(sv(gender, i)), race: in.code(sv(race, i)), eth: in.code(sv(eth, i)),
 				state: in.code(sv(state, i)), zip3: in.code(ToZip3(sv(zip, i))),
 			}
 			if r.pol.Mode == Limited {
-				p.city = in.code(sv(city, i))
-				p.zip5 = in.code(ToZip5(sv(zip, i)))
+				at.city = in.code(sv(city, i))
+				at.zip5 = in.code(ToZip5(sv(zip, i)))
 			}
 			if r.optOut[sid] {
 				p.status = optedOut
@@ -229,10 +233,10 @@ func (r *run) readPersons(ctx context.Context) error {
 				p.shift = r.keyed.shift(sid, max(r.pol.DateShiftDays, 180))
 			}
 			p.birth, p.hasBirth = dv(births, i)
-			p.death, p.hasDeath = dv(deaths, i)
-			p.age = -1
+			at.death, at.hasDeath = dv(deaths, i)
+			at.age = -1
 			if a, ok := fv(ages, i); ok && !p.hasBirth && a >= 0 && a < 200 {
-				p.age = float32(a)
+				at.age = float32(a)
 				r.fromAge++
 			}
 			if p.hasBirth {
@@ -254,6 +258,7 @@ func (r *run) readPersons(ctx context.Context) error {
 			}
 			r.index.insert(h, int32(len(r.persons)))
 			r.persons = append(r.persons, p)
+			r.attrs = append(r.attrs, at)
 			if r.pol.Mode == SafeHarbor && p.status == kept {
 				id, err := r.personIDs.get(sid)
 				if err != nil {
@@ -280,7 +285,7 @@ func (r *run) readPersons(ctx context.Context) error {
 
 // qiValue returns person p's value of a person quasi-identifier, as the
 // hierarchy sees it, or nil for null.
-func (r *run) qiValue(p *person, qi string) *string {
+func (r *run) qiValue(p *person, a *personAttrs, qi string) *string {
 	var v string
 	switch qi {
 	case "year_of_birth":
@@ -289,19 +294,19 @@ func (r *run) qiValue(p *person, qi string) *string {
 		}
 		v = strconv.Itoa(int(p.yob))
 	case "gender":
-		v = r.cats.str(p.gender)
+		v = r.cats.str(a.gender)
 	case "race":
-		v = r.cats.str(p.race)
+		v = r.cats.str(a.race)
 	case "ethnicity":
-		v = r.cats.str(p.eth)
+		v = r.cats.str(a.eth)
 	case "zip3":
 		if r.customHier["zip3"] {
-			v = r.cats.str(p.zip3)
+			v = r.cats.str(a.zip3)
 		} else {
-			if p.zip3 == 0 && p.state == 0 {
+			if a.zip3 == 0 && a.state == 0 {
 				return nil
 			}
-			v = r.cats.str(p.zip3) + "|" + r.cats.str(p.state)
+			v = r.cats.str(a.zip3) + "|" + r.cats.str(a.state)
 		}
 	}
 	if v == "" {

@@ -76,6 +76,7 @@ type run struct {
 	optOut     map[string]bool
 	index      *personIndex
 	persons    []person
+	attrs      []personAttrs // beside persons until the person table is written
 	personIDs  *surrogates
 	visitIDs   *visitSurrogates
 	hasNotes   bool
@@ -207,6 +208,11 @@ func Run(ctx context.Context, exp source.Export, out string, cfg Config) (*Repor
 		return nil, err
 	}
 	r.log.Info("deid: table written", "table", source.Person, "rows", r.tables[source.Person].RowsOut, "seconds", since(start))
+	// what only the person table needed goes, before the big tables come
+	r.attrs = nil
+	if r.kres != nil {
+		r.kres.dropTuples()
+	}
 	if err := r.writeTables(ctx, tmp); err != nil {
 		return nil, err
 	}
@@ -388,13 +394,13 @@ func (r *run) anonymize() error {
 			continue
 		}
 		for i, q := range r.qis {
-			vals[i] = r.qiValue(p, q)
+			vals[i] = r.qiValue(p, &r.attrs[pi], q)
 			if vals[i] != nil && !seen[i][*vals[i]] {
 				seen[i][*vals[i]] = true
 				order[i] = append(order[i], *vals[i])
 			}
 		}
-		p.tuple = prob.Add(vals, "")
+		r.attrs[pi].tuple = prob.Add(vals, "")
 	}
 	for i := range prob.Attrs {
 		if prob.Attrs[i].Hierarchy == nil {
@@ -409,7 +415,7 @@ func (r *run) anonymize() error {
 	r.kres = res
 	for pi := range r.persons {
 		p := &r.persons[pi]
-		if p.status == kept && !res.Kept(p.tuple) {
+		if p.status == kept && !res.Kept(r.attrs[pi].tuple) {
 			p.status = kSuppressed
 			r.report.Suppressed.KAnonymity++
 		}
@@ -444,7 +450,7 @@ func round6(f float64) float64 {
 
 // qiOut returns the generalized output of quasi-identifier q for p: the
 // value, whether it is null, and whether q is generalized at all.
-func (r *run) qiOut(p *person, q string) (string, bool, bool) {
+func (r *run) qiOut(a *personAttrs, q string) (string, bool, bool) {
 	if r.kres == nil {
 		return "", false, false
 	}
@@ -455,7 +461,7 @@ func (r *run) qiOut(p *person, q string) (string, bool, bool) {
 	if r.kres.Levels[i] == 0 {
 		return "", false, false
 	}
-	v, ok := r.kres.Value(p.tuple, i)
+	v, ok := r.kres.Value(a.tuple, i)
 	if !ok || v == "*" {
 		return "", true, true
 	}
@@ -574,7 +580,7 @@ func (r *run) writePersons(ctx context.Context, root string) error {
 		}
 		for ci, c := range spec {
 			b := w.bld.Field(ci)
-			r.personValue(b, c, p)
+			r.personValue(b, c, p, &r.attrs[pi])
 		}
 		if err := w.rowDone(); err != nil {
 			return err
@@ -598,13 +604,13 @@ func appendStr(b array.Builder, s string, null bool) {
 	b.(*array.StringBuilder).Append(s)
 }
 
-func (r *run) personValue(b array.Builder, c outColumn, p *person) {
+func (r *run) personValue(b array.Builder, c outColumn, p *person, a *personAttrs) {
 	switch c.name {
 	case "person_id":
 		appendID(b, p)
 	case "gender", "race", "ethnicity":
-		v := r.cats.str(map[string]uint32{"gender": p.gender, "race": p.race, "ethnicity": p.eth}[c.name])
-		if g, null, gen := r.qiOut(p, c.name); gen {
+		v := r.cats.str(map[string]uint32{"gender": a.gender, "race": a.race, "ethnicity": a.eth}[c.name])
+		if g, null, gen := r.qiOut(a, c.name); gen {
 			v = g
 			appendStr(b, v, null)
 			return
@@ -616,7 +622,7 @@ func (r *run) personValue(b array.Builder, c outColumn, p *person) {
 			yb.AppendNull()
 			return
 		}
-		if g, null, gen := r.qiOut(p, c.name); gen {
+		if g, null, gen := r.qiOut(a, c.name); gen {
 			if v, ok := leadingInt(g); ok && !null {
 				yb.Append(v)
 			} else {
@@ -633,7 +639,7 @@ func (r *run) personValue(b array.Builder, c outColumn, p *person) {
 		}
 		db.Append(arrow.Date32(p.birth))
 	case "zip3":
-		if g, null, gen := r.qiOut(p, c.name); gen {
+		if g, null, gen := r.qiOut(a, c.name); gen {
 			if !r.customHier["zip3"] || null {
 				b.AppendNull() // built-in: zip3 generalized to the state column
 				return
@@ -641,7 +647,7 @@ func (r *run) personValue(b array.Builder, c outColumn, p *person) {
 			appendStr(b, g, false)
 			return
 		}
-		appendStr(b, r.cats.str(p.zip3), false)
+		appendStr(b, r.cats.str(a.zip3), false)
 	case "state":
 		if r.kres != nil && !r.customHier["zip3"] {
 			if i := slices.Index(r.qis, "zip3"); i >= 0 && r.kres.Levels[i] >= 2 {
@@ -649,18 +655,18 @@ func (r *run) personValue(b array.Builder, c outColumn, p *person) {
 				return
 			}
 		}
-		appendStr(b, r.cats.str(p.state), false)
+		appendStr(b, r.cats.str(a.state), false)
 	case "city":
-		appendStr(b, r.cats.str(p.city), false)
+		appendStr(b, r.cats.str(a.city), false)
 	case "zip":
-		appendStr(b, r.cats.str(p.zip5), false)
+		appendStr(b, r.cats.str(a.zip5), false)
 	default:
 		if c.isDate {
-			if !p.hasDeath {
+			if !a.hasDeath {
 				b.AppendNull()
 				return
 			}
-			v, ok := r.dateValue(c.tr, p, p.death)
+			v, ok := r.dateValue(c.tr, p, a.death)
 			appendDate(b, c, v, ok)
 			if ok && c.tr != Day {
 				r.years.noteOf(c, v)
