@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -319,27 +320,41 @@ func (r *run) scrubBatch(spec []outColumn, srcCols []arrow.Array, pids *array.St
 	out := make([]string, n)
 	workers := min(runtime.GOMAXPROCS(0), max(1, n/8))
 	errs := make([]error, workers)
+	// workers take runs of consecutive notes (a person's notes usually
+	// come together, so a worker reads their identifiers once)
+	const run = 16
+	var next atomic.Int64
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var buf []byte
-			for i := w; i < n; i += workers {
-				if texts.IsNull(i) {
-					continue
-				}
-				pi, found := r.index.lookup(sv(pids, i), r.persons)
-				if !found || r.persons[pi].status != kept {
-					continue
-				}
-				var id *scrub.Identity
-				var err error
-				if id, buf, err = r.identity(&r.persons[pi], buf); err != nil {
-					errs[w] = err
+			lastPi := int32(-1)
+			var id *scrub.Identity
+			for {
+				from := int(next.Add(run)) - run
+				if from >= n {
 					return
 				}
-				out[i] = r.scrubber.Scrub(texts.Value(i), id).Text
+				for i := from; i < min(from+run, n); i++ {
+					if texts.IsNull(i) {
+						continue
+					}
+					pi, found := r.index.lookup(sv(pids, i), r.persons)
+					if !found || r.persons[pi].status != kept {
+						continue
+					}
+					if pi != lastPi {
+						var err error
+						if id, buf, err = r.identity(&r.persons[pi], buf); err != nil {
+							errs[w] = err
+							return
+						}
+						lastPi = pi
+					}
+					out[i] = r.scrubber.Scrub(texts.Value(i), id).Text
+				}
 			}
 		}()
 	}
