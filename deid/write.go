@@ -145,7 +145,7 @@ func (w *tableWriter) flush() error {
 	w.buffered = 0
 	if !w.started {
 		w.started = true
-		w.ch = make(chan arrow.RecordBatch, 2)
+		w.ch = make(chan arrow.RecordBatch, 1) // one queued, one encoding, one building: a row group of notes is tens of MB
 		w.failed, w.done = make(chan struct{}), make(chan struct{})
 		go w.encode()
 	}
