@@ -177,6 +177,9 @@ func (r *run) writeTable(ctx context.Context, root, table string, ts *tableState
 		counter, vocabCol, codeCol, nameCol = &r.drugs, "drug_vocabulary", "drug_code", "drug_name"
 	}
 	srcCols := make([]arrow.Array, len(spec))
+	var lastSid []byte
+	var lastPi int32
+	var lastFound, lastOK bool
 	for rd.Next() {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -207,7 +210,14 @@ func (r *run) writeTable(ctx context.Context, root, table string, ts *tableState
 		}
 		for i := 0; i < n; i++ {
 			tr.RowsIn++
-			pi, found := r.index.lookup(sv(pids, i), r.persons)
+			// a person's rows usually come together: the last lookup
+			// answers most of them
+			sid := sv(pids, i)
+			if !lastOK || string(lastSid) != sid {
+				lastPi, lastFound = r.index.lookup(sid, r.persons)
+				lastSid, lastOK = append(lastSid[:0], sid...), true
+			}
+			pi, found := lastPi, lastFound
 			if !found {
 				tr.Orphans++
 				continue
