@@ -267,7 +267,7 @@ func printDeidReport(cmd *cobra.Command, out string, rep *deid.Report) error {
 			k.KAchieved, k.KRequested, strings.Join(k.QuasiIdentifiers, ","), k.Levels, k.Loss)
 	}
 	if r := rep.Risk; r != nil {
-		fmt.Fprintf(w, "risk: prosecutor highest %.4g average %.4g; marketer %.4g\n", r.Prosecutor.Highest, r.Prosecutor.Average, r.Marketer.Average)
+		fmt.Fprintf(w, "risk: prosecutor highest %.4g average %.4g; journalist the same (no population table); marketer %.4g\n", r.Prosecutor.Highest, r.Prosecutor.Average, r.Marketer.Average)
 	}
 	return nil
 }
