@@ -12,6 +12,14 @@
 // quasi-identifiers by the least lossy generalization (see [Problem.Search]) and
 // measures the re-identification risk.
 //
+// Memory does not hold the export: tables stream through, two at a time
+// (parse, de-identify and encode overlap), and what is kept per person for
+// the whole run is 48 bytes plus a 12 to 24-byte slot of a pointer-free
+// index of hashed source ids. The identifiers that scrub a person's notes
+// wait in an unlinked temporary file beside the output, and safe-harbor
+// visit surrogates live in a sorted file in the data directory (see
+// visitSurrogates), so neither grows the heap with the export.
+//
 // It is not a source adapter (package deid/source reads exports), and it does
 // not publish: package cohort reads the report's documented JSON fields.
 // Free-text scrubbing lives in the sub-package deid/scrub.
