@@ -24,16 +24,16 @@ const (
 // the person pseudonym, the visit pseudonym and the date shift independent.
 type keyed struct {
 	mac hash.Hash
+	in  []byte // domain || 0 || id, reused (no allocation per call)
 	buf []byte
 }
 
 func newKeyed(key []byte) *keyed { return &keyed{mac: hmac.New(sha256.New, key)} }
 
 func (k *keyed) sum(domain, id string) []byte {
+	k.in = append(append(append(k.in[:0], domain...), 0), id...)
 	k.mac.Reset()
-	k.mac.Write([]byte(domain))
-	k.mac.Write([]byte{0})
-	k.mac.Write([]byte(id))
+	k.mac.Write(k.in)
 	k.buf = k.mac.Sum(k.buf[:0])
 	return k.buf
 }
