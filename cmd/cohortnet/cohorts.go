@@ -228,7 +228,11 @@ the check, and exits 1.`,
 				}
 			}
 			if len(probs) > 0 {
-				return exitError{code: 1, msg: fmt.Sprintf("%s version %d: %d problems", e.Manifest.Name, e.Manifest.Version, len(probs))}
+				noun := "problems"
+				if len(probs) == 1 {
+					noun = "problem"
+				}
+				return exitError{code: 1, msg: fmt.Sprintf("%s version %d: %d %s", e.Manifest.Name, e.Manifest.Version, len(probs), noun)}
 			}
 			if !g.json {
 				fmt.Fprintf(cmd.OutOrStdout(), "ok: %s version %d (%s): signature, %d files, chunk digests and schemas verified\n",
