@@ -1,10 +1,14 @@
 package deid
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+
+	"github.com/cohortnet/cohortnet/deid/internal/idset"
+)
 
 // personIndex finds a person by source patient id without keeping the ids:
-// an open-addressing table of 64-bit hashes of the ids (seeded at random per
-// run) with the person's number beside each, and a second, independent
+// an open-addressing table ([idset.Table]) of 64-bit hashes of the ids
+// (seeded at random per run) with the person's number beside each, and a second, independent
 // 32-bit hash kept in the person ([person.check]) to tell two ids apart
 // whose 64-bit hashes collide. That is 96 bits per id, 12 to 24 bytes per
 // person and no pointers, where a map[string]int32 costs about 100 bytes
@@ -14,16 +18,7 @@ import "hash/maphash"
 // at a million persons the chance is about 1e-17.
 type personIndex struct {
 	seed1, seed2 maphash.Seed
-	slots
-}
-
-// slots is an open-addressing table (linear probing) of 64-bit hashes, each
-// with a number; its users verify a matching hash against what the number
-// refers to.
-type slots struct {
-	hashes []uint64 // 0: empty slot
-	vals   []int32
-	n      int
+	idset.Table
 }
 
 func newPersonIndex() *personIndex {
@@ -42,16 +37,16 @@ func (x *personIndex) key(id string) (uint64, uint32) {
 // find returns the number of the person whose hashes are (h, check), or
 // false. persons gives each person's check hash.
 func (x *personIndex) find(h uint64, check uint32, persons []person) (int32, bool) {
-	if len(x.hashes) == 0 {
+	if len(x.Hashes) == 0 {
 		return 0, false
 	}
-	mask := uint64(len(x.hashes) - 1)
+	mask := uint64(len(x.Hashes) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
-		switch x.hashes[i] {
+		switch x.Hashes[i] {
 		case 0:
 			return 0, false
 		case h:
-			if v := x.vals[i]; persons[v].check == check {
+			if v := x.Vals[i]; persons[v].check == check {
 				return v, true
 			}
 		}
@@ -63,36 +58,3 @@ func (x *personIndex) lookup(id string, persons []person) (int32, bool) {
 	h, c := x.key(id)
 	return x.find(h, c, persons)
 }
-
-// insert records number v under hash h (never 0); the caller has checked
-// that what v refers to is not present.
-func (x *slots) insert(h uint64, v int32) {
-	if (x.n+1)*4 > len(x.hashes)*3 {
-		x.grow()
-	}
-	x.put(h, v)
-	x.n++
-}
-
-func (x *slots) put(h uint64, v int32) {
-	mask := uint64(len(x.hashes) - 1)
-	i := h & mask
-	for x.hashes[i] != 0 {
-		i = (i + 1) & mask
-	}
-	x.hashes[i], x.vals[i] = h, v
-}
-
-func (x *slots) grow() {
-	old, oldVals := x.hashes, x.vals
-	size := max(1024, 2*len(old))
-	x.hashes, x.vals = make([]uint64, size), make([]int32, size)
-	for i, h := range old {
-		if h != 0 {
-			x.put(h, oldVals[i])
-		}
-	}
-}
-
-// bytes is the memory the table holds.
-func (x *slots) bytes() int { return len(x.hashes) * 12 }

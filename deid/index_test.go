@@ -20,7 +20,7 @@ func TestPersonIndex(t *testing.T) {
 		if _, dup := x.find(h, c, persons); dup {
 			t.Fatalf("%s found before it was added", id)
 		}
-		x.insert(h, int32(len(persons)))
+		x.Insert(h, int32(len(persons)))
 		persons = append(persons, person{check: c, yob: int32(i)})
 	}
 	for i := range n {
@@ -35,7 +35,7 @@ func TestPersonIndex(t *testing.T) {
 		}
 	}
 	// 12 bytes a slot, between 3/8 and 3/4 of the slots in use
-	if b := x.bytes(); b > 32*n {
+	if b := x.Bytes(); b > 32*n {
 		t.Errorf("index holds %d bytes for %d persons, want at most 32 per person", b, n)
 	}
 }
@@ -45,8 +45,8 @@ func TestPersonIndex(t *testing.T) {
 func TestPersonIndexCollision(t *testing.T) {
 	x := newPersonIndex()
 	persons := []person{{check: 1, yob: 1}, {check: 2, yob: 2}}
-	x.insert(42, 0)
-	x.insert(42, 1)
+	x.Insert(42, 0)
+	x.Insert(42, 1)
 	for _, c := range []uint32{1, 2} {
 		pi, ok := x.find(42, c, persons)
 		if !ok || persons[pi].check != c {

@@ -7,6 +7,8 @@ import (
 	"math/bits"
 	"slices"
 	"sort"
+
+	"github.com/cohortnet/cohortnet/deid/internal/idset"
 )
 
 // LossMetric names the information-loss measure [Search] minimizes: Sweeney's
@@ -37,8 +39,8 @@ type Problem struct {
 	L              int     // distinct l-diversity of the sensitive value when > 1
 
 	dims    []dim
-	index   slots   // tuple hash -> tuple number (see tupleHash)
-	tuples  []int32 // len(dims)+1 ids per tuple (last: sensitive)
+	index   idset.Table // tuple hash -> tuple number (see tupleHash)
+	tuples  []int32     // len(dims)+1 ids per tuple (last: sensitive)
 	counts  []int64
 	n       int64
 	sens    map[string]int32
@@ -92,7 +94,7 @@ func (p *Problem) Add(values []*string, sensitive string) int32 {
 	t, ok := p.findTuple(h, ids)
 	if !ok {
 		t = int32(len(p.counts))
-		p.index.insert(h, t)
+		p.index.Insert(h, t)
 		p.tuples = append(p.tuples, ids...)
 		p.counts = append(p.counts, 0)
 	}
@@ -119,17 +121,17 @@ func tupleHash(ids []int32) uint64 {
 
 // findTuple returns the number of the tuple ids with hash h, if present.
 func (p *Problem) findTuple(h uint64, ids []int32) (int32, bool) {
-	if len(p.index.hashes) == 0 {
+	if len(p.index.Hashes) == 0 {
 		return 0, false
 	}
-	mask := uint64(len(p.index.hashes) - 1)
+	mask := uint64(len(p.index.Hashes) - 1)
 	stride := len(ids)
 	for i := h & mask; ; i = (i + 1) & mask {
-		switch p.index.hashes[i] {
+		switch p.index.Hashes[i] {
 		case 0:
 			return 0, false
 		case h:
-			t := p.index.vals[i]
+			t := p.index.Vals[i]
 			if slices.Equal(p.tuples[int(t)*stride:int(t+1)*stride], ids) {
 				return t, true
 			}
@@ -326,7 +328,7 @@ type Result struct {
 // dropTuples frees the records' tuples once no [Result.Kept] or
 // [Result.Value] will be asked; the levels and counts stay.
 func (r *Result) dropTuples() {
-	r.p.tuples, r.p.counts, r.p.index, r.keep = nil, nil, slots{}, nil
+	r.p.tuples, r.p.counts, r.p.index, r.keep = nil, nil, idset.Table{}, nil
 }
 
 // Kept reports whether the records of tuple t are released.

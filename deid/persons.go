@@ -256,7 +256,7 @@ func (r *run) readPersons(ctx context.Context) error {
 					return fmt.Errorf("read person: row %d: %w", r.tables[source.Person].RowsIn, err)
 				}
 			}
-			r.index.insert(h, int32(len(r.persons)))
+			r.index.Insert(h, int32(len(r.persons)))
 			r.persons = append(r.persons, p)
 			r.attrs = append(r.attrs, at)
 			if r.pol.Mode == SafeHarbor && p.status == kept {

@@ -75,6 +75,8 @@ func TestBadInput(t *testing.T) {
 			files: map[string]string{"patients.csv": patientsCSV, "conditions.csv": conditionsHdr + "2023-01-27,,,e1,1,x\n"}},
 		{name: "csv unknown patient", format: FormatSyntheaCSV, table: Condition, want: ErrUnknownPatient, file: "conditions.csv", line: 3, entry: -1, field: "PATIENT",
 			files: map[string]string{"patients.csv": patientsCSV, "conditions.csv": conditionsHdr + conditionOK + "2023-01-27,,p9,e1,1,x\n"}},
+		{name: "csv unknown patient after repeats of a known one", format: FormatSyntheaCSV, table: Condition, want: ErrUnknownPatient, file: "conditions.csv", line: 4, entry: -1, field: "PATIENT",
+			files: map[string]string{"patients.csv": patientsCSV, "conditions.csv": conditionsHdr + conditionOK + conditionOK + "2023-01-27,,p,e1,1,x\n"}},
 		{name: "ndjson syntax", format: FormatFHIR, table: Person, want: ErrSyntax, file: "Patient.000.ndjson", line: 2, entry: -1,
 			files: map[string]string{"Patient.000.ndjson": patientJSON + "\n" + `{"resourceType":"Patient","id":"p2",` + "\n"}},
 		{name: "ndjson wrong type", format: FormatFHIR, table: Person, want: ErrBadValue, file: "Patient.000.ndjson", line: 2, entry: -1, field: "birthDate",

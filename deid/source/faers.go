@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/cohortnet/cohortnet/deid/internal/idset"
 )
 
 // FAERS quarterly ASCII extracts: $-separated DEMO, DRUG, REAC and OUTC
@@ -104,15 +106,15 @@ func (f *faers) latest() (map[string]faersCase, error) {
 	}
 }
 
-func (f *faers) caseIDs() (map[string]struct{}, error) {
-	return f.cases.get(func() (map[string]struct{}, error) {
+func (f *faers) caseIDs() (*idset.Set, error) {
+	return f.cases.get(func() (*idset.Set, error) {
 		l, err := f.latest()
 		if err != nil {
 			return nil, err
 		}
-		ids := make(map[string]struct{}, len(l))
+		ids := idset.New()
 		for k := range l {
-			ids[k] = struct{}{}
+			ids.Add(k)
 		}
 		return ids, nil
 	})

@@ -15,6 +15,8 @@ import (
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/cohortnet/cohortnet/deid/internal/idset"
 )
 
 // FHIR layouts.
@@ -441,14 +443,14 @@ func (f *fhirExport) patientIndex() (map[string]string, error) {
 	return f.patRefs, f.patErr
 }
 
-func (f *fhirExport) patientIDs() (map[string]struct{}, error) {
+func (f *fhirExport) patientIDs() (*idset.Set, error) {
 	refs, err := f.patientIndex()
 	if err != nil {
 		return nil, err
 	}
-	ids := make(map[string]struct{}, len(refs))
+	ids := idset.New()
 	for _, id := range refs {
-		ids[id] = struct{}{}
+		ids.Add(id)
 	}
 	return ids, nil
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/cohortnet/cohortnet/deid/internal/idset"
 )
 
 // noteLine is one line of notes.jsonl.
@@ -22,7 +24,7 @@ type noteLine struct {
 }
 
 // addNotes registers the note table when notes.jsonl lies in dir.
-func addNotes(e *export, dir string, ids func() (map[string]struct{}, error)) {
+func addNotes(e *export, dir string, ids func() (*idset.Set, error)) {
 	path := filepath.Join(dir, NotesFile)
 	if !exists(path) {
 		return
@@ -35,7 +37,7 @@ const maxLine = 64 << 20
 
 // readNotes streams notes.jsonl as the note table. Notes whose id is in
 // skip (already read as a FHIR DocumentReference) are left out and counted.
-func readNotes(ctx context.Context, path string, idsFn func() (map[string]struct{}, error), skip map[string]struct{}, un *unmapped) (array.RecordReader, error) {
+func readNotes(ctx context.Context, path string, idsFn func() (*idset.Set, error), skip map[string]struct{}, un *unmapped) (array.RecordReader, error) {
 	ids, err := idsFn()
 	if err != nil {
 		return nil, err
@@ -70,7 +72,7 @@ func readNotes(ctx context.Context, path string, idsFn func() (map[string]struct
 			if n.Patient == "" {
 				return false, perr("patient", ErrMissingField)
 			}
-			if _, ok := ids[n.Patient]; !ok {
+			if !ids.Has(n.Patient) {
 				return false, perr("patient", detail(ErrUnknownPatient, "patient %q", clip(n.Patient)))
 			}
 			d, dok, err := parseDate(n.Date)

@@ -7,6 +7,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/cohortnet/cohortnet/deid/internal/idset"
 )
 
 // OMOP CDM v5.4 CSV: person (with death and location folded in),
@@ -68,9 +70,27 @@ func openOMOP(dir string) (Export, error) {
 // file finds an OMOP table file by name, upper- or lower-case.
 func (o *omop) file(name string) string { return findFold(o.dir, o.names, name) }
 
-func (o *omop) personIDs() (map[string]struct{}, error) {
-	return o.persons.get(func() (map[string]struct{}, error) {
-		return columnSet(o.file("PERSON.csv"), ',', "person_id")
+func (o *omop) personIDs() (*idset.Set, error) {
+	return o.persons.get(func() (*idset.Set, error) {
+		c, err := openCSV(o.file("PERSON.csv"), ',', "person_id")
+		if err != nil {
+			return nil, err
+		}
+		defer c.close()
+		i := c.col("person_id")
+		ids := idset.New()
+		for {
+			ok, err := c.next()
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return ids, nil
+			}
+			if v := c.get(i); v != "" {
+				ids.Add(v)
+			}
+		}
 	})
 }
 

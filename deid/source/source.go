@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/cohortnet/cohortnet/deid/internal/idset"
 )
 
 // Format names, as --source takes them.
@@ -160,14 +162,17 @@ func (e *export) Read(ctx context.Context, table string) (array.RecordReader, er
 	return read(ctx)
 }
 
-// idSet is a set of source patient ids, built once per export.
+// idSet is a set of source patient ids, built once per export. It keeps
+// salted 64-bit hashes of the ids, not the ids (see [idset.Set]): an
+// unknown id whose hash collides with a known one passes the check, and
+// package deid, finding no such person, drops its rows as orphans.
 type idSet struct {
 	once sync.Once
-	ids  map[string]struct{}
+	ids  *idset.Set
 	err  error
 }
 
-func (s *idSet) get(load func() (map[string]struct{}, error)) (map[string]struct{}, error) {
+func (s *idSet) get(load func() (*idset.Set, error)) (*idset.Set, error) {
 	s.once.Do(func() { s.ids, s.err = load() })
 	return s.ids, s.err
 }

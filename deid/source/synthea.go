@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/cohortnet/cohortnet/deid/internal/idset"
 )
 
 // Synthea CSV layouts, told apart by the header of patients.csv.
@@ -80,15 +82,15 @@ func exists(path string) bool {
 }
 
 // patientIDs is the set of patient ids in patients.csv.
-func (s *synthea) patientIDs() (map[string]struct{}, error) {
-	return s.patients.get(func() (map[string]struct{}, error) {
+func (s *synthea) patientIDs() (*idset.Set, error) {
+	return s.patients.get(func() (*idset.Set, error) {
 		c, err := openCSV(filepath.Join(s.dir, "patients.csv"), ',', "Id")
 		if err != nil {
 			return nil, err
 		}
 		defer c.close()
 		id := c.col("Id")
-		ids := make(map[string]struct{})
+		ids := idset.New()
 		for {
 			ok, err := c.next()
 			if err != nil {
@@ -100,20 +102,39 @@ func (s *synthea) patientIDs() (map[string]struct{}, error) {
 			if c.get(id) == "" {
 				return nil, c.fieldErr(id, ErrMissingField)
 			}
-			ids[keep(c.get(id))] = struct{}{}
+			ids.Add(c.get(id))
 		}
 	})
 }
 
 // checkPatient verifies that column i names a patient of the export.
-func checkPatient(c *csvFile, i int, ids map[string]struct{}) error {
+func checkPatient(c *csvFile, i int, ids *idset.Set) error {
 	p := c.get(i)
 	if p == "" {
 		return c.fieldErr(i, ErrMissingField)
 	}
-	if _, ok := ids[p]; !ok {
+	if !ids.Has(p) {
 		return c.fieldErr(i, detail(ErrUnknownPatient, "patient %q", clip(p)))
 	}
+	return nil
+}
+
+// patientCheck is checkPatient for the rows of one reader, which skips
+// the lookup while the patient id repeats (a patient's rows usually come
+// together).
+type patientCheck struct {
+	ids  *idset.Set
+	last []byte // the id last found; nil before the first
+}
+
+func (pc *patientCheck) check(c *csvFile, i int) error {
+	if pc.last != nil && string(pc.last) == c.get(i) {
+		return nil
+	}
+	if err := checkPatient(c, i, pc.ids); err != nil {
+		return err
+	}
+	pc.last = append(pc.last[:0], c.get(i)...)
 	return nil
 }
 
@@ -190,8 +211,9 @@ func (s *synthea) readEncounters(ctx context.Context, path string) (array.Record
 	}
 	return readCSVTable(ctx, path, ',', Schema(Visit), []string{"Id", "START", "STOP", "PATIENT", "ENCOUNTERCLASS"}, func(c *csvFile) (rowMapper, error) {
 		id, start, stop, pat, class := c.col("Id"), c.col("START"), c.col("STOP"), c.col("PATIENT"), c.col("ENCOUNTERCLASS")
+		pc := &patientCheck{ids: ids}
 		return func(c *csvFile, w *rowWriter) (bool, error) {
-			if err := checkPatient(c, pat, ids); err != nil {
+			if err := pc.check(c, pat); err != nil {
 				return false, err
 			}
 			if c.get(id) == "" {
@@ -227,8 +249,9 @@ func (s *synthea) codedEvent(ctx context.Context, path, table, vocab, startCol, 
 		pat, enc, sys, code, desc := c.col("PATIENT"), c.col("ENCOUNTER"), c.col("SYSTEM"), c.col("CODE"), c.col("DESCRIPTION")
 		start, end := c.col(startCol), c.col(endCol)
 		withEnd := table != Procedure
+		pc := &patientCheck{ids: ids}
 		return func(c *csvFile, w *rowWriter) (bool, error) {
-			if err := checkPatient(c, pat, ids); err != nil {
+			if err := pc.check(c, pat); err != nil {
 				return false, err
 			}
 			s0, err := dateAt(c, start)
@@ -305,8 +328,9 @@ func (s *synthea) readObservations(ctx context.Context, path string) (array.Reco
 	return readCSVTable(ctx, path, ',', Schema(Measurement), req, func(c *csvFile) (rowMapper, error) {
 		date, pat, enc, code, desc := c.col("DATE"), c.col("PATIENT"), c.col("ENCOUNTER"), c.col("CODE"), c.col("DESCRIPTION")
 		val, units, typ := c.col("VALUE"), c.col("UNITS"), c.col("TYPE")
+		pc := &patientCheck{ids: ids}
 		return func(c *csvFile, w *rowWriter) (bool, error) {
-			if err := checkPatient(c, pat, ids); err != nil {
+			if err := pc.check(c, pat); err != nil {
 				return false, err
 			}
 			d, err := dateAt(c, date)
