@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -111,7 +110,7 @@ func BenchmarkRunExport(b *testing.B) {
 	if dir == "" {
 		b.Skip("COHORTNET_DEID_EXPORT is not set")
 	}
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(1 << 30))
+	defer TuneGC()() // as `cohortnet deid` does
 	var rows int64
 	for i := 0; b.Loop(); i++ {
 		exp, err := source.Open(dir, source.FormatAuto)

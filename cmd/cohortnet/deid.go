@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -204,11 +203,7 @@ func runDeid(cmd *cobra.Command, fl *deidFlags) error {
 		return fmt.Errorf("deid: %w", err)
 	}
 	defer exp.Close()
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// the engine's live memory is a few hundred bytes per person; a soft
-		// limit keeps garbage from pushing the process past 1.5 GiB
-		debug.SetMemoryLimit(1 << 30)
-	}
+	defer deid.TuneGC()() // a batch job: more garbage allowed, under a soft memory limit
 	cfg := deid.Config{Policy: pol, Key: key, SurrogateDir: dataDir().Join(datadir.DeidDir), OptOut: optOut,
 		Hierarchies: hier, Logger: nil}
 	if fl.progress && !g.json && isTerminal(os.Stderr) {

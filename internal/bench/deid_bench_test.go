@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"strconv"
 	"testing"
 	"time"
@@ -83,14 +82,17 @@ func duckDeidSQL(dir, out, key string) []string {
 // run, has DuckDB do the equivalent SQL from the same CSV files to Parquet
 // ([duckDeidSQL]). Each iteration runs both; it reports rows/s of each (rows
 // read from the export, over all tables), their ratio, and deid's peak RSS.
+// The whole benchmark runs under [deid.TuneGC], the garbage-collector
+// settings `cohortnet deid` uses (GOGC=200, 1 GiB soft memory limit).
 func BenchmarkDeidExpert(b *testing.B) { benchDeid(b, true) }
 
 func BenchmarkDeidExpertNoNotes(b *testing.B) { benchDeid(b, false) }
 
 func benchDeid(b *testing.B, notes bool) {
 	ctx := context.Background()
-	// as `cohortnet deid` does (cmd/cohortnet/deid.go)
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(1 << 30))
+	// the GC settings of `cohortnet deid` (cmd/cohortnet/deid.go), for
+	// DuckDB's part of the run as well
+	defer deid.TuneGC()()
 	root := b.TempDir()
 	dir := filepath.Join(root, "export")
 	if _, err := synth.Generate(ctx, synth.Config{Patients: deidPatients(), Seed: 1, Out: dir}); err != nil {
