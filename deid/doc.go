@@ -18,7 +18,11 @@
 // index of hashed source ids. The identifiers that scrub a person's notes
 // wait in an unlinked temporary file beside the output, and safe-harbor
 // visit surrogates live in a sorted file in the data directory (see
-// visitSurrogates), so neither grows the heap with the export.
+// visitSurrogates), so neither grows the heap with the export. The source
+// adapters check patient ids against a like set of salted hashes
+// (deid/internal/idset), not a map of the ids, so that the heap the
+// garbage collector scans stays small; [TuneGC] gives a run the collector
+// settings of a batch job.
 //
 // It is not a source adapter (package deid/source reads exports), and it does
 // not publish: package cohort reads the report's documented JSON fields.
