@@ -203,7 +203,7 @@ func runDeid(cmd *cobra.Command, fl *deidFlags) error {
 		return fmt.Errorf("deid: %w", err)
 	}
 	defer exp.Close()
-	defer deid.TuneGC()() // a batch job: more garbage allowed, under a soft memory limit
+	defer deid.TuneGC()() // a batch job: a soft memory limit keeps garbage under 1.5 GiB of RSS
 	cfg := deid.Config{Policy: pol, Key: key, SurrogateDir: dataDir().Join(datadir.DeidDir), OptOut: optOut,
 		Hierarchies: hier, Logger: nil}
 	if fl.progress && !g.json && isTerminal(os.Stderr) {

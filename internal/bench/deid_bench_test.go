@@ -83,7 +83,8 @@ func duckDeidSQL(dir, out, key string) []string {
 // ([duckDeidSQL]). Each iteration runs both; it reports rows/s of each (rows
 // read from the export, over all tables), their ratio, and deid's peak RSS.
 // The whole benchmark runs under [deid.TuneGC], the garbage-collector
-// settings `cohortnet deid` uses (GOGC=200, 1 GiB soft memory limit).
+// settings `cohortnet deid` uses (GOGC 100, 1 GiB soft memory limit;
+// GOGC or GOMEMLIMIT in the environment override them).
 func BenchmarkDeidExpert(b *testing.B) { benchDeid(b, true) }
 
 func BenchmarkDeidExpertNoNotes(b *testing.B) { benchDeid(b, false) }
