@@ -17,8 +17,13 @@
 // the whole run is 48 bytes plus a 12 to 24-byte slot of a pointer-free
 // index of hashed source ids. The identifiers that scrub a person's notes
 // wait in an unlinked temporary file beside the output, and safe-harbor
-// visit surrogates live in a sorted file in the data directory (see
-// visitSurrogates), so neither grows the heap with the export. The source
+// surrogates of persons and visits live in one sorted file per domain in
+// the data directory (<data>/deid/person.sur, visit.sur: keyed hashes of the
+// source ids with random surrogates, never the ids; see surrogateStore), so
+// neither grows the heap with the export: a run holds one hash per 128
+// stored ids, plus 31 bytes per id it meets for the first time until the
+// run saves them. The person.map and visit.map of earlier versions are
+// imported on first use. The source
 // adapters check patient ids against a like set of salted hashes
 // (deid/internal/idset), not a map of the ids, so that the heap the
 // garbage collector scans stays small; [TuneGC] gives a run the collector

@@ -77,7 +77,7 @@ type run struct {
 	index      *personIndex
 	persons    []person
 	attrs      []personAttrs // beside persons until the person table is written
-	personIDs  *surrogates
+	personIDs  *personSurrogates
 	visitIDs   *visitSurrogates
 	hasNotes   bool
 	customHier map[string]bool
@@ -152,11 +152,13 @@ func Run(ctx context.Context, exp source.Export, out string, cfg Config) (*Repor
 		if cfg.SurrogateDir == "" {
 			return nil, fmt.Errorf("deid: safe-harbor mode needs the data directory's %s folder for surrogate ids", datadir.DeidDir)
 		}
-		var err error
-		if r.personIDs, err = loadSurrogates(cfg.SurrogateDir, "person"); err != nil {
+		persons, err := openSurrogates(cfg.SurrogateDir, personDomain)
+		if err != nil {
 			return nil, err
 		}
-		if r.visitIDs, err = openVisitSurrogates(cfg.SurrogateDir); err != nil {
+		defer persons.close()
+		r.personIDs = &personSurrogates{persons}
+		if r.visitIDs, err = openSurrogates(cfg.SurrogateDir, visitDomain); err != nil {
 			return nil, err
 		}
 		defer r.visitIDs.close()

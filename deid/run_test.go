@@ -129,7 +129,7 @@ func TestSafeHarborHandWorked(t *testing.T) {
 	if Pseudonym(testKey, "person", "P1") == persons[0]["person_id"] {
 		t.Errorf("safe-harbor ids are keyed pseudonyms, want random surrogates")
 	}
-	if _, err := os.Stat(filepath.Join(surr, "person.map")); err != nil {
+	if _, err := os.Stat(filepath.Join(surr, "person.sur")); err != nil {
 		t.Errorf("no surrogate mapping kept: %v", err)
 	}
 	notes := readTable(t, out, source.Note)
