@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -379,4 +380,39 @@ func FuzzSurrogateFiles(f *testing.F) {
 			t.Errorf("V1 changed after save: %v", err)
 		}
 	})
+}
+
+// BenchmarkSurrogatesFirstPublication gives 100k new person ids surrogates
+// (every id drawn at lookup, as on a first publication) and saves them;
+// heap-B/id is the heap the store holds per id before the save.
+func BenchmarkSurrogatesFirstPublication(b *testing.B) {
+	const n = 100_000
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("MRN-%09d", i)
+	}
+	var perID float64
+	for b.Loop() {
+		dir := b.TempDir()
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		v, err := openSurrogates(dir, personDomain)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, id := range ids {
+			if _, err := v.get(id); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		perID = float64(after.HeapAlloc-before.HeapAlloc) / n
+		if err := v.save(); err != nil {
+			b.Fatal(err)
+		}
+		v.close()
+	}
+	b.ReportMetric(perID, "heap-B/id")
 }
