@@ -18,15 +18,15 @@
 // index of hashed source ids. The identifiers that scrub a person's notes
 // wait in an unlinked temporary file beside the output, and safe-harbor
 // surrogates of persons and visits live in one sorted file per domain in
-// the data directory (<data>/deid/person.sur, visit.sur: keyed hashes of the
-// source ids with random surrogates, never the ids; see surrogateStore), so
-// neither grows the heap with the export: a run holds one hash per 128
-// stored ids, plus 31 bytes per id it meets for the first time until the
-// run saves them. The person.map and visit.map of earlier versions are
-// imported on first use. The source
-// adapters check patient ids against a like set of salted hashes
-// (deid/internal/idset), not a map of the ids, so that the heap the
-// garbage collector scans stays small; [TuneGC] gives a run the collector
+// the data directory (<data>/deid/person.sur, visit.sur: keyed hashes of
+// the source ids with random surrogates, never the ids; see
+// surrogateStore), so neither grows the heap with the export: a run holds
+// one hash per 128 stored ids, plus about 40 bytes per id it meets for the
+// first time until the run saves them. The person.map and visit.map of
+// earlier versions are imported on first use. The source adapters check
+// patient ids against a like set of salted hashes (deid/internal/idset),
+// not a map of the ids, so that the heap the garbage collector scans stays
+// small; [TuneGC] gives a run the collector
 // settings of a batch job.
 //
 // It is not a source adapter (package deid/source reads exports), and it does

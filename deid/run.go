@@ -252,7 +252,7 @@ func Run(ctx context.Context, exp source.Export, out string, cfg Config) (*Repor
 }
 
 // registerVisits gives every visit of a released person in the visit table
-// its surrogate before the tables are written (see visitSurrogates).
+// its surrogate before the tables are written (see surrogateStore).
 func (r *run) registerVisits(ctx context.Context) error {
 	start := time.Now()
 	err := r.visitIDs.register(func(add func(string) error) error {
