@@ -260,29 +260,49 @@ func (n *Node) providers(ctx context.Context, e cohort.Entry, bad map[peer.ID]bo
 	if pub, err := peer.Decode(e.Manifest.Publisher.PeerID); err == nil {
 		add(pub)
 	}
-	fctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	for _, id := range n.host.Network().Peers() {
+		add(id)
+	}
+	// The DHT finds mirrors beyond the peers already known. A lookup for a
+	// count it cannot reach runs to its deadline, long when the routing table
+	// holds peers that went away, so it gets a short one when known peers can
+	// start the fetch anyway.
+	wait := 5 * time.Second
+	if len(out) > 0 {
+		wait = time.Second
+	}
+	fctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	lookups := []cid.Cid{e.CID}
 	if fs := e.Manifest.Files(); len(fs) > 0 {
 		lookups = append(lookups, fs[0].CID)
 	}
-	for _, c := range lookups {
-		for _, ai := range n.host.FindProviders(fctx, c, 10) {
+	found := make([][]peer.AddrInfo, len(lookups))
+	var wg sync.WaitGroup
+	for i, c := range lookups {
+		wg.Go(func() { found[i] = n.host.FindProviders(fctx, c, 10) })
+	}
+	wg.Wait()
+	for _, ais := range found {
+		for _, ai := range ais {
 			n.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
 			add(ai.ID)
 		}
 	}
-	for _, id := range n.host.Network().Peers() {
-		add(id)
-	}
 	// Reachable ones only: Fetch drops the others after a few failures anyway,
 	// but dialling first keeps a stopped publisher from slowing the start.
+	ok := make([]bool, len(out))
+	for i, id := range out {
+		wg.Go(func() {
+			dctx, c := context.WithTimeout(ctx, 3*time.Second)
+			defer c()
+			ok[i] = n.host.Connect(dctx, peer.AddrInfo{ID: id, Addrs: n.host.Peerstore().Addrs(id)}) == nil
+		})
+	}
+	wg.Wait()
 	var live []peer.ID
-	for _, id := range out {
-		dctx, c := context.WithTimeout(ctx, 3*time.Second)
-		err := n.host.Connect(dctx, peer.AddrInfo{ID: id, Addrs: n.host.Peerstore().Addrs(id)})
-		c()
-		if err == nil {
+	for i, id := range out {
+		if ok[i] {
 			live = append(live, id)
 		}
 	}
