@@ -264,11 +264,7 @@ func (r *run) readPersons(ctx context.Context) error {
 				if err != nil {
 					return err
 				}
-				raw, err := pseudonymEncoding.DecodeString(id)
-				if err != nil || len(raw) != pseudonymBytes {
-					return fmt.Errorf("surrogate ids: damaged surrogate in the mapping")
-				}
-				copy(r.persons[len(r.persons)-1].id[:], raw)
+				r.persons[len(r.persons)-1].id = id
 			} else if p.status == kept {
 				copy(r.persons[len(r.persons)-1].id[:], r.keyed.sum("person", sid))
 			}

@@ -77,8 +77,8 @@ type run struct {
 	index      *personIndex
 	persons    []person
 	attrs      []personAttrs // beside persons until the person table is written
-	personIDs  *personSurrogates
-	visitIDs   *visitSurrogates
+	personIDs  *surrogateStore
+	visitIDs   *surrogateStore
 	hasNotes   bool
 	customHier map[string]bool
 	cats       catalog
@@ -152,12 +152,11 @@ func Run(ctx context.Context, exp source.Export, out string, cfg Config) (*Repor
 		if cfg.SurrogateDir == "" {
 			return nil, fmt.Errorf("deid: safe-harbor mode needs the data directory's %s folder for surrogate ids", datadir.DeidDir)
 		}
-		persons, err := openSurrogates(cfg.SurrogateDir, personDomain)
-		if err != nil {
+		var err error
+		if r.personIDs, err = openSurrogates(cfg.SurrogateDir, personDomain); err != nil {
 			return nil, err
 		}
-		defer persons.close()
-		r.personIDs = &personSurrogates{persons}
+		defer r.personIDs.close()
 		if r.visitIDs, err = openSurrogates(cfg.SurrogateDir, visitDomain); err != nil {
 			return nil, err
 		}

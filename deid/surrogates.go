@@ -60,22 +60,6 @@ type surrogateStore struct {
 	extra  map[[16]byte][pseudonymBytes]byte // drawn at lookup, not yet saved
 }
 
-// visitSurrogates is the store of the visit domain, the name the table
-// writers (tables.go) use.
-type visitSurrogates = surrogateStore
-
-// personSurrogates is the store of the person domain as the person reader
-// (persons.go) uses it: surrogates come back base32-encoded.
-type personSurrogates struct{ *surrogateStore }
-
-func (p personSurrogates) get(id string) (string, error) {
-	sur, err := p.surrogateStore.get(id)
-	if err != nil {
-		return "", err
-	}
-	return pseudonymEncoding.EncodeToString(sur[:]), nil
-}
-
 const (
 	surHeader    = 32
 	surRecord    = 32

@@ -130,7 +130,7 @@ type tableState struct {
 
 // visitID appends the id of source visit v: its random surrogate when sur
 // is set (safe-harbor), else its keyed pseudonym.
-func (ts *tableState) visitID(b array.Builder, v string, sur *visitSurrogates) error {
+func (ts *tableState) visitID(b array.Builder, v string, sur *surrogateStore) error {
 	if !ts.hasLast || string(ts.lastVisit) != v {
 		if sur != nil {
 			raw, err := sur.get(v)
