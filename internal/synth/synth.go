@@ -27,8 +27,12 @@
 // event occurs with the planted relative risk. Only signals write their drug
 // and event codes. The rates are calibrated (from a sample of the same
 // population) so that DESIGN.md's exposure-based comparison, which gives the
-// unexposed index dates sampled from the exposed, observes the planted RR;
-// truth.json records every pair.
+// unexposed index dates sampled from the exposed, observes the planted RR on
+// real dates; truth.json records every pair. Because the background rate
+// peaks around the uptake period, that comparison overstates the RR once each
+// person's dates are shifted by their own offset (expert mode); query's
+// self-controlled comparison observes about the planted RR there (query's
+// TestExposurePRRUnderDateShifts measures both).
 //
 // It is not a clinical simulator: the populations are plausible (ages 0 to
 // 105, skewed code frequencies, deaths, restricted ZIP3s, several states) but
