@@ -3,10 +3,15 @@ package cohort
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
 )
 
 func chunkOf(data []byte, i int) []byte {
@@ -168,5 +173,62 @@ func TestReceiveRefusesChainNotEndingInCID(t *testing.T) {
 	// An empty file's CID is fixed: a manifest cannot give it another.
 	if _, err := dst.Receive(t.Context(), c, Hashes{ChunkSize: ChunkSize}); err == nil {
 		t.Error("Receive accepted an empty file under the CID of other bytes")
+	}
+}
+
+// Reopening a store removes partially received files abandoned for 30 days,
+// but keeps recent ones (a fetch may resume) and one a receiver holds.
+func TestOpenStoreRemovesAbandonedPartials(t *testing.T) {
+	src := newStore(t)
+	var cids []cid.Cid
+	var hashes []Hashes
+	for i := range 3 {
+		c, _, err := src.Import(t.Context(), bytes.NewReader(randomBytes(2*ChunkSize, uint64(20+i))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, _ := src.Chunks(c)
+		cids, hashes = append(cids, c), append(hashes, h)
+	}
+	dst := newStore(t)
+	old := time.Now().Add(-31 * 24 * time.Hour)
+	var held *Receiver
+	for i, c := range cids {
+		r, err := dst.Receive(t.Context(), c, hashes[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.WriteChunk(0, randomBytes(2*ChunkSize, uint64(20+i))[:ChunkSize]); err != nil {
+			t.Fatal(err)
+		}
+		if i < 2 { // abandoned long ago; the second one is still being received
+			if err := os.Chtimes(r.path, old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i == 1 {
+			held = r
+			continue
+		}
+		r.Close()
+	}
+	defer held.Close()
+	if _, err := OpenStore(dst.Dir()); err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range cids {
+		_, err := os.Stat(filepath.Join(dst.Dir(), "partial", c.String()))
+		if gone, want := errors.Is(err, fs.ErrNotExist), i == 0; gone != want {
+			t.Errorf("partial file %d: removed %v, want %v (%v)", i, gone, want, err)
+		}
+	}
+	// The recent one resumes with its chunk.
+	r, err := dst.Receive(t.Context(), cids[2], hashes[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if got := r.Missing(); !slices.Equal(got, []int{1}) {
+		t.Errorf("Missing after reopening = %v, want [1]", got)
 	}
 }

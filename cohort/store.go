@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -55,22 +56,49 @@ type Store struct {
 	dir string
 }
 
+// Ages after which [OpenStore] removes what interrupted work left behind.
+const (
+	tmpMaxAge     = 24 * time.Hour      // imports interrupted
+	partialMaxAge = 30 * 24 * time.Hour // receptions abandoned: a fetch resumed later starts over
+)
+
 // OpenStore opens (creating if needed) the store in dir. It removes
-// temporary files that imports interrupted more than a day ago left behind.
+// temporary files that imports interrupted more than a day ago left behind,
+// and partially received files nobody has written to for 30 days and no
+// process is receiving.
 func OpenStore(dir string) (*Store, error) {
 	for _, sub := range []string{"blobs", "chunks", "manifests", "retracted", "tmp", "partial"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("open store: %w", err)
 		}
 	}
-	if ents, err := os.ReadDir(filepath.Join(dir, "tmp")); err == nil {
-		for _, e := range ents {
-			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > 24*time.Hour {
-				os.Remove(filepath.Join(dir, "tmp", e.Name()))
-			}
-		}
-	}
+	removeOld(filepath.Join(dir, "tmp"), tmpMaxAge)
+	removeOld(filepath.Join(dir, "partial"), partialMaxAge)
 	return &Store{dir: dir}, nil
+}
+
+// removeOld removes the files in dir not modified for maxAge, except those
+// a [Receiver] holds locked.
+func removeOld(dir string, maxAge time.Duration) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil || time.Since(fi.ModTime()) <= maxAge {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			os.Remove(p)
+		}
+		f.Close()
+	}
 }
 
 // OpenDataStore opens the store of a data directory.
