@@ -2,7 +2,6 @@ package node
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -28,26 +27,8 @@ func TestSharedFileServedOnlyUnderItsServersManifest(t *testing.T) {
 	pub := func(m *member) *cohort.Published {
 		t.Helper()
 		dir := writeFolder(t, 1000)
-		data, err := os.ReadFile(shared)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "person", "part-0001.parquet"), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		p, err := cohort.PublishFromDataDir(ctx, m.d, cohort.PublishOptions{
-			Dir: dir, Name: "shared-file", Title: "shared file", Access: cohort.AccessRestricted,
-			NoDeidReport: "synthetic test table, no persons",
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.node.refreshCatalog(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := m.node.Announce(ctx, p.CID); err != nil {
-			t.Fatal(err)
-		}
+		addPart(t, dir, shared)
+		p := publishDir(t, m, dir, "shared-file", cohort.AccessRestricted)
 		if _, err := m.node.Grant(ctx, p.Manifest.Name, lab.id, time.Now().Add(time.Hour), "test terms"); err != nil {
 			t.Fatal(err)
 		}

@@ -286,8 +286,15 @@ func writeFolder(t *testing.T, rows int) string {
 // m's data directory and announces it through m's node.
 func publish(t *testing.T, m *member, name, access string, rows int) *cohort.Published {
 	t.Helper()
+	return publishDir(t, m, writeFolder(t, rows), name, access)
+}
+
+// publishDir publishes the dataset folder dir as name with tier access from
+// m's data directory and announces it through m's node.
+func publishDir(t *testing.T, m *member, dir, name, access string) *cohort.Published {
+	t.Helper()
 	p, err := cohort.PublishFromDataDir(t.Context(), m.d, cohort.PublishOptions{
-		Dir: writeFolder(t, rows), Name: name, Title: name, Access: access,
+		Dir: dir, Name: name, Title: name, Access: access,
 		NoDeidReport: "synthetic test table, no persons",
 	})
 	if err != nil {
@@ -300,6 +307,19 @@ func publish(t *testing.T, m *member, name, access string, rows int) *cohort.Pub
 		t.Fatal(err)
 	}
 	return p
+}
+
+// addPart copies the Parquet file src into the person table of the dataset
+// folder dir as its second part.
+func addPart(t *testing.T, dir, src string) {
+	t.Helper()
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "person", "part-0001.parquet"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // eventually polls cond every 100 ms until it holds or d passes.

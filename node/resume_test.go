@@ -44,26 +44,8 @@ func TestFetchResumesAfterRestart(t *testing.T) {
 
 	// Two files of about 10 MiB, three 4 MiB chunks each.
 	dir := writeFolder(t, 250_000)
-	second, err := os.ReadFile(filepath.Join(writeFolder(t, 250_000), "person", "part-0000.parquet"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "person", "part-0001.parquet"), second, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	p, err := cohort.PublishFromDataDir(ctx, a.d, cohort.PublishOptions{
-		Dir: dir, Name: "resume-study", Title: "resume study", Access: cohort.AccessRestricted,
-		NoDeidReport: "synthetic test table, no persons",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.node.refreshCatalog(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.node.Announce(ctx, p.CID); err != nil {
-		t.Fatal(err)
-	}
+	addPart(t, dir, filepath.Join(writeFolder(t, 250_000), "person", "part-0000.parquet"))
+	p := publishDir(t, a, dir, "resume-study", cohort.AccessRestricted)
 	files := p.Manifest.Files()
 	var total int64
 	chunks := 0
