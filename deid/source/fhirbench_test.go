@@ -47,24 +47,15 @@ func BenchmarkFHIRNDJSON(b *testing.B) {
 	b.ResetTimer()
 	var rows int64
 	for range b.N {
-		rows = 0
 		e, err := Open(dir, FormatAuto)
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, t := range e.Tables() {
-			rr, err := e.Read(ctx, t)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for rr.Next() {
-				rows += rr.RecordBatch().NumRows()
-			}
-			if err := rr.Err(); err != nil {
-				b.Fatal(err)
-			}
-			rr.Release()
+		sum, err := Inspect(ctx, e)
+		if err != nil {
+			b.Fatal(err)
 		}
+		rows = sum.Rows()
 		e.Close()
 	}
 	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")

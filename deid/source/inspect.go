@@ -91,6 +91,15 @@ func Inspect(ctx context.Context, e Export) (*Summary, error) {
 	return s, nil
 }
 
+// Rows is the number of rows in every table together.
+func (s *Summary) Rows() int64 {
+	var n int64
+	for _, r := range s.Tables {
+		n += r
+	}
+	return n
+}
+
 // String renders the summary for a terminal.
 func (s *Summary) String() string {
 	var b strings.Builder

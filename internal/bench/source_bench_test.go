@@ -151,20 +151,11 @@ func benchSource(b *testing.B, format string, files []string, countSQL, fieldsSQ
 		if err != nil {
 			b.Fatal(err)
 		}
-		rows = 0
-		for _, t := range e.Tables() {
-			rr, err := e.Read(ctx, t)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for rr.Next() {
-				rows += rr.RecordBatch().NumRows()
-			}
-			if err := rr.Err(); err != nil {
-				b.Fatal(err)
-			}
-			rr.Release()
+		sum, err := source.Inspect(ctx, e)
+		if err != nil {
+			b.Fatal(err)
 		}
+		rows = sum.Rows()
 		e.Close()
 		adapter = append(adapter, time.Since(start).Seconds())
 		peak = max(peak, peakRSS())
