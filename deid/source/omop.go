@@ -71,27 +71,7 @@ func openOMOP(dir string) (Export, error) {
 func (o *omop) file(name string) string { return findFold(o.dir, o.names, name) }
 
 func (o *omop) personIDs() (*idset.Set, error) {
-	return o.persons.get(func() (*idset.Set, error) {
-		c, err := openCSV(o.file("PERSON.csv"), ',', "person_id")
-		if err != nil {
-			return nil, err
-		}
-		defer c.close()
-		i := c.col("person_id")
-		ids := idset.New()
-		for {
-			ok, err := c.next()
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				return ids, nil
-			}
-			if v := c.get(i); v != "" {
-				ids.Add(v)
-			}
-		}
-	})
+	return o.persons.get(func() (*idset.Set, error) { return csvIDSet(o.file("PERSON.csv"), "person_id") })
 }
 
 // columnSet reads the set of non-empty values of one column.

@@ -83,28 +83,32 @@ func exists(path string) bool {
 
 // patientIDs is the set of patient ids in patients.csv.
 func (s *synthea) patientIDs() (*idset.Set, error) {
-	return s.patients.get(func() (*idset.Set, error) {
-		c, err := openCSV(filepath.Join(s.dir, "patients.csv"), ',', "Id")
+	return s.patients.get(func() (*idset.Set, error) { return csvIDSet(filepath.Join(s.dir, "patients.csv"), "Id") })
+}
+
+// csvIDSet reads the ids in column col of the CSV file at path, each
+// required (an empty one is the same error the person reader gives).
+func csvIDSet(path, col string) (*idset.Set, error) {
+	c, err := openCSV(path, ',', col)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	i := c.col(col)
+	ids := idset.New()
+	for {
+		ok, err := c.next()
 		if err != nil {
 			return nil, err
 		}
-		defer c.close()
-		id := c.col("Id")
-		ids := idset.New()
-		for {
-			ok, err := c.next()
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				return ids, nil
-			}
-			if c.get(id) == "" {
-				return nil, c.fieldErr(id, ErrMissingField)
-			}
-			ids.Add(c.get(id))
+		if !ok {
+			return ids, nil
 		}
-	})
+		if c.get(i) == "" {
+			return nil, c.fieldErr(i, ErrMissingField)
+		}
+		ids.Add(c.get(i))
+	}
 }
 
 // checkPatient verifies that column i names a patient of the export.
