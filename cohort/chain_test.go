@@ -188,3 +188,32 @@ func FuzzChainState(f *testing.F) {
 		}
 	})
 }
+
+// A ChunkHasher fed in writes that straddle chunk boundaries gives the
+// digests computed at the boundaries, for small chunk sizes too.
+func TestChunkHasherRaggedWrites(t *testing.T) {
+	for _, chunk := range []int{64, 192, 4096} {
+		for _, size := range []int{0, 1, chunk, chunk + 1, 5*chunk + 13, 7 * chunk} {
+			data := randomBytes(size, uint64(size+chunk))
+			c, err := NewChunkHasher(int64(chunk))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for p, step := data, 1; len(p) > 0; step = step*3 + 1 {
+				k := min(step, len(p))
+				c.Write(p[:k])
+				p = p[k:]
+			}
+			got, err := c.Hashes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := boundaryDigests(t, data, chunk); !slices.Equal(got.Chunks, want) || got.Sum != sha256.Sum256(data) {
+				t.Errorf("chunk %d, size %d: digests differ from those computed at the boundaries", chunk, size)
+			}
+		}
+	}
+	if _, err := NewChunkHasher(100); err == nil {
+		t.Error("NewChunkHasher accepted chunks that end inside a SHA-256 block")
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -40,6 +42,58 @@ const writebackEvery = 16 << 20
 // O_DIRECT a single 4 MiB write at a time left an SSD idle between writes.
 const copyWriters = 2
 
+// ChunkHasher hashes a stream once into its size, sha256 and chained chunk
+// digests (see [ChunkHash]). Write the stream to it, then take [ChunkHasher.Hashes].
+type ChunkHasher struct {
+	h         hash.Hash
+	chunkSize int64
+	size      int64
+	chunks    []Digest // the chaining value at the end of every whole chunk
+	err       error
+}
+
+// NewChunkHasher returns a ChunkHasher for chunks of chunkSize bytes, a
+// positive multiple of the 64-byte SHA-256 block.
+func NewChunkHasher(chunkSize int64) (*ChunkHasher, error) {
+	if err := checkChunkSize(chunkSize); err != nil {
+		return nil, err
+	}
+	return &ChunkHasher{h: sha256.New(), chunkSize: chunkSize}, nil
+}
+
+// Write hashes p, recording a digest at every chunk boundary it crosses.
+func (c *ChunkHasher) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 && c.err == nil {
+		k := min(int64(len(p)), c.chunkSize-c.size%c.chunkSize)
+		c.h.Write(p[:k])
+		c.size += k
+		p = p[k:]
+		if c.size%c.chunkSize == 0 {
+			var d Digest
+			d, c.err = chainValue(c.h)
+			c.chunks = append(c.chunks, d)
+		}
+	}
+	return n, c.err
+}
+
+// Hashes returns the size, sha256 and chunk digests of what was written;
+// the last chunk's digest is the sha256.
+func (c *ChunkHasher) Hashes() (Hashes, error) {
+	if c.err != nil {
+		return Hashes{}, c.err
+	}
+	h := Hashes{Size: c.size, Sum: Digest(c.h.Sum(nil)), ChunkSize: c.chunkSize, Chunks: slices.Clone(c.chunks)}
+	switch {
+	case c.size > 0 && c.size%c.chunkSize == 0:
+		h.Chunks[len(h.Chunks)-1] = h.Sum
+	case c.size > 0:
+		h.Chunks = append(h.Chunks, h.Sum)
+	}
+	return h, nil
+}
+
 // pipeline copies r to w (w may be nil) while hashing it once: the sha256
 // of the whole stream, whose state at each chunk boundary is that chunk's
 // digest. The hash and the copy run on their own goroutines, so on two
@@ -69,27 +123,20 @@ func pipeline(ctx context.Context, r io.Reader, w io.WriterAt) (Hashes, error) {
 		stages = append(stages, make(chan *buf, pipelineBuffers))
 	}
 
+	hasher, err := NewChunkHasher(ChunkSize)
+	if err != nil {
+		return Hashes{}, err
+	}
 	var (
-		whole    = sha256.New()
-		hashed   int64
-		chunks   []Digest
-		hashErr  error
 		writeErr error
 		errOnce  sync.Once
 		wg       sync.WaitGroup
 		release  = func(b *buf) { b.refs.Done() }
 	)
-	// Stage 0: the hash. Every buffer but the last is full and bufSize
-	// divides ChunkSize, so chunk boundaries fall between buffers.
+	// Stage 0: the hash.
 	wg.Go(func() {
 		for b := range stages[0] {
-			whole.Write(b.b[:b.n])
-			hashed += int64(b.n)
-			if hashed%ChunkSize == 0 && hashErr == nil {
-				var d Digest
-				d, hashErr = ChunkDigest(whole, false)
-				chunks = append(chunks, d)
-			}
+			hasher.Write(b.b[:b.n]) // an error stays in hasher
 			release(b)
 		}
 	})
@@ -173,17 +220,7 @@ func pipeline(ctx context.Context, r io.Reader, w io.WriterAt) (Hashes, error) {
 	if writeErr != nil {
 		return Hashes{}, fmt.Errorf("write: %w", writeErr)
 	}
-	if hashErr != nil {
-		return Hashes{}, hashErr
-	}
-	h := Hashes{Size: size, Sum: Digest(whole.Sum(nil)), ChunkSize: ChunkSize, Chunks: chunks}
-	// The last chunk's digest is the whole file's.
-	if size%ChunkSize == 0 && size > 0 {
-		h.Chunks[len(h.Chunks)-1] = h.Sum
-	} else if size > 0 {
-		h.Chunks = append(h.Chunks, h.Sum)
-	}
-	return h, nil
+	return hasher.Hashes()
 }
 
 // HashReader reads r to the end and returns its size, sha256 and chunk

@@ -118,49 +118,26 @@ func (f *File) Check() error {
 // with chunks of chunkSize bytes (a multiple of 64) and their digests,
 // hashing the file once.
 func DescribeFile(path string, chunkSize int64) (File, error) {
-	if chunkSize <= 0 || chunkSize%sha256.BlockSize != 0 {
-		return File{}, fmt.Errorf("p2p: describe %s: chunk size %d: want a multiple of %d", path, chunkSize, sha256.BlockSize)
+	hasher, err := cohort.NewChunkHasher(chunkSize)
+	if err != nil {
+		return File{}, fmt.Errorf("p2p: describe %s: %w", path, err)
 	}
 	fh, err := os.Open(path)
 	if err != nil {
 		return File{}, fmt.Errorf("p2p: describe: %w", err)
 	}
 	defer fh.Close()
-	whole := sha256.New()
-	f := File{ChunkSize: chunkSize}
-	buf := make([]byte, chunkSize)
-	for {
-		n, err := io.ReadFull(fh, buf)
-		if n > 0 {
-			whole.Write(buf[:n])
-			f.Size += int64(n)
-			if int64(n) == chunkSize {
-				d, derr := cohort.ChunkDigest(whole, false)
-				if derr != nil {
-					return File{}, fmt.Errorf("p2p: describe %s: %w", path, derr)
-				}
-				f.Digests = append(f.Digests, d)
-			}
-		}
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
-		}
-		if err != nil {
-			return File{}, fmt.Errorf("p2p: describe %s: %w", path, err)
-		}
+	if _, err := io.Copy(hasher, fh); err != nil {
+		return File{}, fmt.Errorf("p2p: describe %s: %w", path, err)
 	}
-	sum := whole.Sum(nil)
-	// The last chunk's digest is the whole file's.
-	if f.Size%chunkSize != 0 {
-		f.Digests = append(f.Digests, [32]byte(sum))
-	} else if f.Size > 0 {
-		f.Digests[len(f.Digests)-1] = [32]byte(sum)
-	}
-	mh, err := multihash.Encode(sum, multihash.SHA2_256)
+	h, err := hasher.Hashes()
 	if err != nil {
 		return File{}, fmt.Errorf("p2p: describe %s: %w", path, err)
 	}
-	f.CID = cid.NewCidV1(cid.Raw, mh)
+	f := File{CID: cohort.FileCID(h.Sum), Size: h.Size, ChunkSize: chunkSize}
+	for _, d := range h.Chunks {
+		f.Digests = append(f.Digests, d)
+	}
 	return f, nil
 }
 
